@@ -1,0 +1,3 @@
+from hubcheck.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""The reference consumer: ``hub.KerasLayer`` inside a tf-keras model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hubcheck.context import SMALL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.probe import one_line
+from hubcheck.registry import Check
+from hubcheck.results import Finding
+
+
+class KerasLayerCheck(Check):
+    """The model works inside ``hub.KerasLayer`` in a tf-keras model, as consumers use it.
+
+    Fails when wrapping the loaded object in ``hub.KerasLayer`` or predicting
+    with it raises, when its output differs from the direct call, or, for a
+    fine-tunable model, when ``trainable=True`` does not expose all trainable
+    variables and regularization losses or one training step fails.
+
+    Fix: follow the Reusable SavedModel API that ``hub.KerasLayer`` relies on:
+    a ``training`` Python bool argument, ``variables``/``trainable_variables``
+    lists of tf.Variable, and zero-argument callables in
+    ``regularization_losses``.
+    """
+
+    id = "keras-layer"
+    title = "Works in hub.KerasLayer"
+    requires = ("output-shape", "batch-size")
+    order = 200
+
+    def run(self, ctx: CheckContext) -> Finding:
+        from hubcheck.tfimport import tensorflow
+
+        tf = tensorflow()
+        import tensorflow_hub as hub
+        import tf_keras
+
+        training = False if ctx.has_training_argument else None
+        direct = ctx.tensor_call(SMALL_BATCH, training=training)
+        images = ctx.probe.images(ctx.call(SMALL_BATCH, training=training).key)
+        height, width = ctx.primary_size
+        fine_tunable = ctx.fine_tunable
+        stage = "wrapping the model in hub.KerasLayer"
+        snapshot = [v.numpy() for v in ctx.trainable_variables]
+        try:
+            layer = hub.KerasLayer(ctx.root, trainable=fine_tunable)
+            model = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=(height, width, 3)), layer])
+            stage = "predicting with the tf-keras model"
+            predicted = np.asarray(model.predict_on_batch(tf.constant(images)))
+            tol = ctx.options.tolerances
+            if not allclose(predicted, direct, tol.keras_rtol, tol.keras_atol):
+                return Finding.failed(
+                    f"hub.KerasLayer output differs from obj(images) (max |diff| "
+                    f"{max_abs_difference(predicted, direct):.3g}).",
+                    max_abs_difference=max_abs_difference(predicted, direct),
+                )
+            if not fine_tunable:
+                return Finding.passed("hub.KerasLayer output equals the direct call (not fine-tunable)")
+            stage = "fine-tuning one step with trainable=True"
+            return self._fine_tune(ctx, model, layer, images, direct.shape)
+        except Exception as exc:  # what the consumer would see
+            return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
+        finally:
+            # The training step updated the shared variables; later checks must see the published weights.
+            for variable, value in zip(ctx.trainable_variables, snapshot):
+                variable.assign(value)
+
+    def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any, images: np.ndarray, shape: tuple[int, ...]) -> Finding:
+        import tf_keras
+
+        expected_weights = len(ctx.trainable_variables)
+        expected_losses = len(list(getattr(ctx.root, "regularization_losses", None) or []))
+        details = {
+            "trainable_weights": len(layer.trainable_weights),
+            "expected_trainable_weights": expected_weights,
+            "losses": len(layer.losses),
+            "expected_losses": expected_losses,
+        }
+        if len(layer.trainable_weights) != expected_weights:
+            return Finding.failed(
+                f"With trainable=True, hub.KerasLayer exposes {len(layer.trainable_weights)} trainable weights, "
+                f"but obj.trainable_variables has {expected_weights}.",
+                **details,
+            )
+        if len(layer.losses) != expected_losses:
+            return Finding.failed(
+                f"hub.KerasLayer forwards {len(layer.losses)} regularization losses, expected {expected_losses}.",
+                **details,
+            )
+        before = [v.numpy() for v in layer.trainable_weights]
+        model.compile(optimizer=tf_keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+        targets = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+        loss = float(np.asarray(model.train_on_batch(images, targets)))
+        changed = sum(not np.array_equal(b, v.numpy()) for b, v in zip(before, layer.trainable_weights))
+        details.update(loss=loss if np.isfinite(loss) else None, weights_changed=changed)
+        if not np.isfinite(loss):
+            return Finding.failed(f"One training step through hub.KerasLayer gave a non-finite loss ({loss}).", **details)
+        if changed == 0:
+            return Finding.failed("One training step through hub.KerasLayer changed no trainable weight.", **details)
+        return Finding.passed(
+            f"hub.KerasLayer output equals the direct call; trainable=True exposes {expected_weights} weights and "
+            f"{expected_losses} losses, and a training step updates {changed} of them",
+            **details,
+        )

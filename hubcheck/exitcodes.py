@@ -1,0 +1,19 @@
+"""The one place that turns results into a process exit code (see docs/exit-codes.md)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from hubcheck.results import Report
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # every check passed, warned (without --strict) or was skipped
+    NONCONFORMANT = 1  # a check failed or errored, or warned under --strict
+    USAGE = 2  # bad command line, unknown check id, missing path, bad configuration
+    INTERNAL = 3  # hubcheck itself crashed; please report it
+
+
+def exit_code_for(reports: Iterable[Report]) -> ExitCode:
+    return ExitCode.NONCONFORMANT if any(report.failed for report in reports) else ExitCode.OK

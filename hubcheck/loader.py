@@ -1,0 +1,295 @@
+"""Recognise what a model directory holds, then load it once.
+
+:func:`inspect_path` reads files and protos only; it never executes the model.
+It answers "what is this?" with a :class:`ModelSource`, including a ``problem``
+sentence when the directory cannot be a TF2 Reusable SavedModel.
+:func:`load_saved_model` then calls ``tf.saved_model.load`` exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubcheck.results import JSONValue
+
+EXPORT_HINT = (
+    "Export a SavedModel directory with tf.saved_model.save(model, path) "
+    "(tf-keras: model.save(path) without a .h5/.keras suffix) and check that directory."
+)
+
+
+class ModelFormat(str, enum.Enum):
+    TF2_SAVED_MODEL = "tf2-saved-model"
+    TF1_SAVED_MODEL = "tf1-saved-model"  # signatures only, no object graph
+    TF1_HUB_MODULE = "tf1-hub-module"
+    KERAS_FILE = "keras-file"
+    NOT_A_SAVED_MODEL = "not-a-saved-model"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    dtype: str
+    shape: tuple[int | None, ...] | None  # None: unknown rank
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"dtype": self.dtype, "shape": None if self.shape is None else list(self.shape)}
+
+    def describe(self) -> str:
+        if self.shape is None:
+            return f"{self.dtype}[<any shape>]"
+        dims = ",".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.dtype}[{dims}]"
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    name: str
+    inputs: dict[str, TensorInfo]
+    outputs: dict[str, TensorInfo]
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "inputs": {k: v.to_json() for k, v in sorted(self.inputs.items())},
+            "outputs": {k: v.to_json() for k, v in sorted(self.outputs.items())},
+        }
+
+    def describe(self) -> str:
+        ins = ", ".join(f"{k}: {v.describe()}" for k, v in sorted(self.inputs.items()))
+        outs = ", ".join(f"{k}: {v.describe()}" for k, v in sorted(self.outputs.items()))
+        return f"{self.name}({ins}) -> {{{outs}}}"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What :func:`inspect_path` learned about a path without running anything."""
+
+    path: Path
+    format: ModelFormat
+    problem: str | None = None  # set when the path cannot be loaded as a TF2 SavedModel
+    tags: tuple[str, ...] = ()
+    meta_graph_tags: tuple[tuple[str, ...], ...] = ()
+    tensorflow_version: str | None = None  # of the exporter
+    signatures: tuple[SignatureInfo, ...] = ()
+    has_object_graph: bool = False
+    saved_model_proto: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def loadable(self) -> bool:
+        return self.problem is None
+
+
+class ModelLoadError(Exception):
+    """``tf.saved_model.load`` failed; the message is one line for the user."""
+
+
+def _dtype_name(enum_value: int) -> str:
+    from hubcheck.tfimport import tensorflow
+
+    tf = tensorflow()
+    try:
+        return str(tf.dtypes.as_dtype(enum_value).name)
+    except TypeError:
+        return f"dtype#{enum_value}"
+
+
+def _tensor_info(proto: Any) -> TensorInfo:
+    shape = proto.tensor_shape
+    dims = None if shape.unknown_rank else tuple(None if d.size < 0 else int(d.size) for d in shape.dim)
+    return TensorInfo(_dtype_name(proto.dtype), dims)
+
+
+def _signatures(meta_graph: Any) -> tuple[SignatureInfo, ...]:
+    found = []
+    for name, sig in sorted(meta_graph.signature_def.items()):
+        if name.startswith("__"):  # __saved_model_init_op and friends are plumbing
+            continue
+        found.append(
+            SignatureInfo(
+                name,
+                {k: _tensor_info(v) for k, v in sig.inputs.items()},
+                {k: _tensor_info(v) for k, v in sig.outputs.items()},
+            )
+        )
+    return tuple(found)
+
+
+def _describe_listing(path: Path) -> str:
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        return f"cannot list it ({exc.strerror})"
+    if not names:
+        return "it is empty"
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    return f"it contains: {shown}"
+
+
+def _keras_file_problem(path: Path) -> str:
+    return (
+        f"{path.name} is a Keras model file, not a SavedModel directory; "
+        "a Reusable SavedModel is a directory with saved_model.pb and variables/. "
+        "Load it with tf_keras.models.load_model() and save it with "
+        "tf.saved_model.save(model, 'export_dir')."
+    )
+
+
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
+def inspect_path(path: Path) -> ModelSource:
+    """Classify ``path`` (which must exist) and parse its SavedModel proto."""
+    if path.is_file():
+        if path.suffix.lower() in KERAS_SUFFIXES:
+            return ModelSource(path, ModelFormat.KERAS_FILE, _keras_file_problem(path))
+        return ModelSource(
+            path,
+            ModelFormat.NOT_A_SAVED_MODEL,
+            f"{path} is a file; a SavedModel is a directory holding saved_model.pb and variables/. "
+            + EXPORT_HINT,
+        )
+    if (path / "tfhub_module.pb").exists():
+        return ModelSource(
+            path,
+            ModelFormat.TF1_HUB_MODULE,
+            "This is a TF1 Hub module (tfhub_module.pb), a deprecated format that TF2 cannot call "
+            "as a Reusable SavedModel. Re-export the model from TF2 with tf.saved_model.save() "
+            "so that the root object has __call__, variables and trainable_variables.",
+        )
+    pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
+    if not pb.exists() and not pbtxt.exists():
+        keras_files = sorted(p.name for p in path.glob("*") if p.suffix.lower() in KERAS_SUFFIXES)
+        if keras_files:
+            return ModelSource(path, ModelFormat.KERAS_FILE, _keras_file_problem(path / keras_files[0]))
+        return ModelSource(
+            path,
+            ModelFormat.NOT_A_SAVED_MODEL,
+            f"No saved_model.pb or saved_model.pbtxt in {path} ({_describe_listing(path)}). "
+            + EXPORT_HINT,
+        )
+    return _parse_saved_model(path, pb if pb.exists() else pbtxt)
+
+
+def _parse_saved_model(path: Path, proto_path: Path) -> ModelSource:
+    from hubcheck.tfimport import tensorflow
+
+    tensorflow()
+    from google.protobuf import message, text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    try:
+        data = proto_path.read_bytes()
+    except OSError as exc:
+        return ModelSource(path, ModelFormat.UNREADABLE, f"Cannot read {proto_path.name}: {exc.strerror}.")
+    if not data:
+        return ModelSource(path, ModelFormat.UNREADABLE, f"{proto_path.name} is empty (0 bytes); re-export the model.")
+    try:
+        if proto_path.suffix == ".pbtxt":
+            text_format.Parse(data.decode("utf-8", errors="replace"), proto)
+        else:
+            proto.ParseFromString(data)
+    except (message.DecodeError, text_format.ParseError, ValueError, RuntimeError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return ModelSource(
+            path,
+            ModelFormat.UNREADABLE,
+            f"{proto_path.name} ({len(data)} bytes) is not a valid SavedModel proto: it is truncated "
+            f"or corrupt ({first_line}). Re-export or re-download the model.",
+        )
+    if not proto.meta_graphs:
+        return ModelSource(
+            path, ModelFormat.UNREADABLE, f"{proto_path.name} parses but holds no MetaGraph; re-export the model."
+        )
+    meta_graph_tags = tuple(tuple(mg.meta_info_def.tags) for mg in proto.meta_graphs)
+    chosen = _choose_meta_graph(proto)
+    has_object_graph = len(chosen.object_graph_def.nodes) > 0
+    source = ModelSource(
+        path=path,
+        format=ModelFormat.TF2_SAVED_MODEL if has_object_graph else ModelFormat.TF1_SAVED_MODEL,
+        tags=tuple(chosen.meta_info_def.tags),
+        meta_graph_tags=meta_graph_tags,
+        tensorflow_version=chosen.meta_info_def.tensorflow_version or None,
+        signatures=_signatures(chosen),
+        has_object_graph=has_object_graph,
+        saved_model_proto=proto,
+    )
+    problem = _variables_problem(path, chosen)
+    if problem:
+        return dataclasses.replace(source, problem=problem)
+    return source
+
+
+def _choose_meta_graph(proto: Any) -> Any:
+    """The ``serve`` MetaGraph if there is one, else the first (e.g. one tagged only ``train``)."""
+    for meta_graph in proto.meta_graphs:
+        if set(meta_graph.meta_info_def.tags) == {"serve"}:
+            return meta_graph
+    for meta_graph in proto.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return meta_graph
+    return proto.meta_graphs[0]
+
+
+def _graph_has_variables(meta_graph: Any) -> bool:
+    from tensorflow.core.protobuf import saved_object_graph_pb2  # noqa: F401  (proto types)
+
+    if any(node.WhichOneof("kind") == "variable" for node in meta_graph.object_graph_def.nodes):
+        return True
+    # TF1 exports: variables live in the graph and are restored by a SaverDef.
+    var_ops = {"VariableV2", "VarHandleOp", "Variable"}
+    return any(node.op in var_ops for node in meta_graph.graph_def.node)
+
+
+def _variables_problem(path: Path, meta_graph: Any) -> str | None:
+    if not _graph_has_variables(meta_graph):
+        return None
+    variables_dir = path / "variables"
+    index = variables_dir / "variables.index"
+    if not variables_dir.is_dir():
+        return (
+            "The model has variables but the variables/ folder is missing; "
+            "copy the whole exported directory (saved_model.pb and variables/)."
+        )
+    if not index.is_file():
+        return "variables/variables.index is missing; copy the whole exported directory again."
+    shards = list(variables_dir.glob("variables.data-*"))
+    if not shards:
+        return "variables/ has an index but no variables.data-* shard; copy the whole exported directory again."
+    return None
+
+
+@dataclass
+class LoadedModel:
+    """The root object returned by ``tf.saved_model.load`` and where it came from."""
+
+    source: ModelSource
+    root: Any
+    load_seconds: float = 0.0
+
+
+def load_saved_model(source: ModelSource) -> LoadedModel:
+    """Call ``tf.saved_model.load`` once; wrap any failure in :class:`ModelLoadError`."""
+    import time
+
+    from hubcheck.tfimport import tensorflow
+
+    tf = tensorflow()
+    started = time.perf_counter()
+    try:
+        root = tf.saved_model.load(str(source.path), tags=list(source.tags) or None)
+    except Exception as exc:  # TensorFlow raises many unrelated types here
+        raise ModelLoadError(_one_line(exc)) from exc
+    return LoadedModel(source, root, time.perf_counter() - started)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 400:
+        text = text[:397] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

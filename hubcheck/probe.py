@@ -1,0 +1,170 @@
+"""The one place that calls the model: forward passes memoized per :class:`ProbeKey`.
+
+Checks ask the probe for calls by key; the first request pays for the forward
+pass and every later one reuses it, so no two checks pay for the same call.
+``repeat`` distinguishes deliberate re-runs of the same input (determinism,
+dropout), which must not be served from the memo.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hubcheck.images import make_batch
+
+
+@dataclass(frozen=True, order=True)
+class ProbeKey:
+    batch: int
+    height: int
+    width: int
+    training: bool | None = None  # None: the argument is not passed
+    repeat: int = 0
+
+    def describe(self) -> str:
+        mode = "" if self.training is None else f", training={self.training}"
+        again = f", run {self.repeat + 1}" if self.repeat else ""
+        return f"[{self.batch},{self.height},{self.width},3]{mode}{again}"
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """The outcome of one forward pass."""
+
+    key: ProbeKey
+    seconds: float
+    error: str | None = None  # one line, when the call raised
+    kind: str = "tensor"  # tensor, dict, list, tuple or another Python type name
+    structure: str = ""  # human description of a non-tensor result
+    dtype: str | None = None
+    shape: tuple[int | None, ...] | None = None
+    value: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.ok and self.kind == "tensor"
+
+
+@dataclass(frozen=True)
+class GradientProbe:
+    """Which trainable variables a loss on a training-mode output reaches."""
+
+    key: ProbeKey
+    error: str | None
+    reached: tuple[str, ...] = ()
+    missed: tuple[str, ...] = ()  # no gradient at all: not connected to the output
+    zero: tuple[str, ...] = ()  # connected, but the gradient is all zeros for the probe images
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _describe_structure(result: Any) -> tuple[str, str]:
+    if isinstance(result, dict):
+        return "dict", f"dict with keys {sorted(map(str, result))}"
+    if isinstance(result, (list, tuple)):
+        return type(result).__name__, f"{type(result).__name__} of {len(result)} items"
+    return type(result).__name__, f"a {type(result).__name__}"
+
+
+class Probe:
+    """Memoizing forward passes of ``root`` on deterministic probe images."""
+
+    def __init__(self, root: Any) -> None:
+        self._root = root
+        self._calls: dict[ProbeKey, ProbeCall] = {}
+        self._gradients: dict[ProbeKey, GradientProbe] = {}
+
+    @property
+    def calls(self) -> Sequence[ProbeCall]:
+        """Every call made so far, in a stable order."""
+        return [self._calls[key] for key in sorted(self._calls, key=_sort_key)]
+
+    def images(self, key: ProbeKey) -> np.ndarray:
+        return make_batch(key.batch, key.height, key.width)
+
+    def _invoke(self, key: ProbeKey) -> Any:
+        from hubcheck.tfimport import tensorflow
+
+        tf = tensorflow()
+        images = tf.constant(self.images(key))
+        if key.training is None:
+            return self._root(images)
+        return self._root(images, training=key.training)
+
+    def call(self, key: ProbeKey) -> ProbeCall:
+        if key not in self._calls:
+            started = time.perf_counter()
+            try:
+                result = self._invoke(key)
+            except Exception as exc:  # the model's own failure is a finding, not a crash
+                self._calls[key] = ProbeCall(key, time.perf_counter() - started, error=one_line(exc))
+            else:
+                self._calls[key] = self._record(key, result, time.perf_counter() - started)
+        return self._calls[key]
+
+    def _record(self, key: ProbeKey, result: Any, seconds: float) -> ProbeCall:
+        from hubcheck.tfimport import tensorflow
+
+        tf = tensorflow()
+        if isinstance(result, (tf.Tensor, tf.Variable)) and not isinstance(result, tf.RaggedTensor):
+            value = result.numpy()
+            return ProbeCall(
+                key, seconds, kind="tensor", dtype=result.dtype.name, shape=tuple(value.shape), value=value
+            )
+        kind, structure = _describe_structure(result)
+        return ProbeCall(key, seconds, kind=kind, structure=structure)
+
+    def gradients(self, key: ProbeKey, variables: Sequence[Any]) -> GradientProbe:
+        """Forward under a tape, then d(loss)/d(variable) for a fixed random projection loss.
+
+        The forward pass is recorded as the call for ``key`` too, so asking for
+        gradients first makes the later plain call free.
+        """
+        if key in self._gradients:
+            return self._gradients[key]
+        from hubcheck.tfimport import tensorflow
+
+        tf = tensorflow()
+        started = time.perf_counter()
+        try:
+            with tf.GradientTape() as tape:
+                result = self._invoke(key)
+                if not isinstance(result, tf.Tensor):
+                    raise TypeError(f"the call returned {_describe_structure(result)[1]}, not a tensor")
+                weights = np.random.default_rng(7).normal(size=result.shape.as_list()).astype(np.float32)
+                loss = tf.reduce_sum(tf.cast(result, tf.float32) * weights)
+            grads = tape.gradient(loss, list(variables), unconnected_gradients=tf.UnconnectedGradients.NONE)
+        except Exception as exc:
+            probe = GradientProbe(key, one_line(exc))
+        else:
+            self._calls.setdefault(key, self._record(key, result, time.perf_counter() - started))
+            reached, missed, zero = [], [], []
+            for variable, grad in zip(variables, grads):
+                if grad is None:
+                    missed.append(variable.name)
+                elif np.any(tf.convert_to_tensor(grad).numpy() != 0):
+                    reached.append(variable.name)
+                else:
+                    zero.append(variable.name)
+            probe = GradientProbe(key, None, tuple(reached), tuple(missed), tuple(zero))
+        self._gradients[key] = probe
+        return probe
+
+
+def _sort_key(key: ProbeKey) -> tuple[Any, ...]:
+    training_rank = {None: 0, False: 1, True: 2}[key.training]
+    return (key.height, key.width, training_rank, key.batch, key.repeat)

@@ -1,0 +1,59 @@
+"""The terminal report: a rich table per model and a summary line."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hubcheck.results import Report, Status
+
+STYLES = {
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.SKIP: "dim",
+    Status.FAIL: "bold red",
+    Status.ERROR: "bold magenta",
+}
+
+
+def summary_line(report: Report) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in report.summary.items() if n)
+    verdict = "FAIL" if report.failed else "PASS"
+    strict = " (strict: warnings fail)" if report.strict else ""
+    return f"{verdict}: {report.model.get('path', '?')}: {counts} in {report.duration_s:.1f}s{strict}"
+
+
+class TableReporter:
+    """Human-readable; ``color`` adds ANSI styles for a terminal."""
+
+    width = 120
+
+    def render(self, reports: Sequence[Report], *, color: bool = False) -> str:
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=self.width, force_terminal=color, no_color=not color,
+                          highlight=False, soft_wrap=False)
+        for report in reports:
+            self._render_one(console, report)
+        return buffer.getvalue()
+
+    def _render_one(self, console: Console, report: Report) -> None:
+        model = report.model
+        header = f"{model.get('path', '?')}  [{model.get('format', '?')}]"
+        if model.get("task"):
+            header += f"  task: {model['task']} ({model.get('task_reason', '')})"
+        if model.get("input_sizes"):
+            sizes = ", ".join(f"{h}x{w}" for h, w in model["input_sizes"])
+            header += f"  sizes: {sizes} ({model.get('input_sizes_source', '')})"
+        table = Table(title=Text(header), title_justify="left", show_lines=False, expand=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("message", ratio=1, overflow="fold")
+        for result in report.checks:
+            table.add_row(result.id, Text(result.status.value, style=STYLES[result.status]), Text(result.message))
+        console.print(table)
+        verdict_style = "bold red" if report.failed else "bold green"
+        console.print(Text(summary_line(report), style=verdict_style))

@@ -1,0 +1,78 @@
+"""One place that imports TensorFlow, quietly and only when needed.
+
+``hubcheck --help`` and ``--list-checks`` must not pay for importing TensorFlow,
+so every module that needs it calls :func:`tensorflow` at run time.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+
+def _quiet_environment() -> None:
+    # C++ log lines (oneDNN, CUDA stubs) go to stderr before Python logging exists.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # tensorflow-hub must use the tf-keras (Keras 2) that hub.KerasLayer is built on.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
+def tensorflow() -> ModuleType:
+    _quiet_environment()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    return tf
+
+
+@contextmanager
+def native_logs_silenced() -> Iterator[None]:
+    """Send what TensorFlow's C++ runtime writes to file descriptor 2 to /dev/null.
+
+    Its INFO lines (CUDA stubs, oneDNN notices) bypass Python logging and
+    ``TF_CPP_MIN_LOG_LEVEL`` in recent releases. Python's ``sys.stderr`` keeps
+    writing to the real terminal, so hubcheck's own progress and errors still
+    show. Set ``HUBCHECK_TF_LOGS=1`` to see TensorFlow's logs.
+    """
+    if os.environ.get("HUBCHECK_TF_LOGS"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    python_stderr = sys.stderr
+    uses_fd2 = _fileno(python_stderr) == 2
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    if uses_fd2:
+        sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(saved), "wb"), encoding=python_stderr.encoding,
+                                      errors="backslashreplace", line_buffering=True)
+    try:
+        yield
+    finally:
+        if uses_fd2:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _fileno(stream: object) -> int | None:
+    try:
+        return stream.fileno()  # type: ignore[attr-defined,no-any-return]
+    except (AttributeError, OSError, ValueError):
+        return None
