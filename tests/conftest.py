@@ -1,0 +1,55 @@
+"""Shared test fixtures: fixture models are built once (cached on disk) and each is checked once per session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hubcheck.options import RunOptions
+from hubcheck.results import Report
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = REPO / "docs" / "report.schema.json"
+
+_reports: dict[str, Report] = {}
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Callable[[str], Path]:
+    """Path of a fixture model by name, built on first use and cached across sessions."""
+    from fixtures import fixture_path
+
+    return fixture_path
+
+
+@pytest.fixture(scope="session")
+def checked(model_path: Callable[[str], Path]) -> Callable[[str], Report]:
+    """The default-options report of a fixture model, computed once per session."""
+    from hubcheck.runner import run_checks
+
+    def report_for(name: str) -> Report:
+        if name not in _reports:
+            _reports[name] = run_checks(model_path(name), RunOptions())
+        return _reports[name]
+
+    return report_for
+
+
+@pytest.fixture(scope="session")
+def report_schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+@pytest.fixture(scope="session")
+def validate_report(report_schema: dict) -> Callable[[object], None]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(report_schema)
+
+    def validate(document: object) -> None:
+        validator.validate(document)
+
+    return validate

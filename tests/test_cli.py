@@ -1,0 +1,127 @@
+"""The command line through click's CliRunner: exit codes, formats, usage errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hubcheck.cli import main
+from hubcheck.registry import check_ids
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_list_checks_names_every_registered_check(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--list-checks"])
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.output.splitlines()]
+    assert listed == check_ids()
+
+
+def test_explain_prints_when_it_fails_and_the_fix(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--explain", "output-shape"])
+    assert result.exit_code == 0
+    assert "Fails when" in result.output and "Fix:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--explain", "no-such-check"], "unknown check id"),
+        ([], "missing MODEL"),
+        (["does/not/exist"], "does not exist"),
+    ],
+)
+def test_usage_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--select", "output-shape,bogus"], "unknown check id bogus"),
+        (["--input-size", "224"], "HEIGHTxWIDTH"),
+        (["--tolerance", "rtol=abc"], "needs a number"),
+        (["--tolerance", "speed=1"], "unknown tolerance speed"),
+        (["--task", "detection"], "Invalid value for '--task'"),
+    ],
+)
+def test_bad_option_values_exit_2(runner: CliRunner, tmp_path: Path, option: list[str], message: str) -> None:
+    result = runner.invoke(main, [*option, str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_output_into_a_missing_folder_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["--output", str(tmp_path / "nope" / "r.json"), str(tmp_path)])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_empty_directory_fails_load_with_exit_1(runner: CliRunner, tmp_path: Path, validate_report) -> None:
+    result = runner.invoke(main, ["--format", "json", str(tmp_path)])
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    validate_report(document)
+    load = document["checks"][0]
+    assert load["id"] == "load" and load["status"] == "fail"
+    assert "No saved_model.pb" in load["message"]
+    assert all(c["status"] == "skip" for c in document["checks"][1:])
+
+
+def test_conformant_model_exits_0_with_a_valid_json_report(runner: CliRunner, model_path, validate_report) -> None:
+    result = runner.invoke(main, ["--format", "json", str(model_path("feature_vector"))])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    validate_report(document)
+    assert document["status"] == "pass"
+    assert [c["id"] for c in document["checks"]] == check_ids()
+    assert document["model"]["task"] == "image-feature-vector"
+    assert document["model"]["input_sizes_source"].startswith("defaults")
+
+
+def test_table_output_has_a_row_per_check_and_a_verdict(runner: CliRunner, model_path) -> None:
+    result = runner.invoke(main, [str(model_path("dict_output"))])
+    assert result.exit_code == 1
+    assert "output-single-tensor" in result.output
+    assert "FAIL:" in result.output.splitlines()[-1]
+
+
+def test_output_file_replaces_stdout(runner: CliRunner, model_path, tmp_path: Path, validate_report) -> None:
+    target = tmp_path / "report.json"
+    result = runner.invoke(main, ["--format", "json", "--output", str(target), str(model_path("classifier"))])
+    assert result.exit_code == 0
+    assert not result.stdout.strip()
+    document = json.loads(target.read_text())
+    validate_report(document)
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_select_runs_only_the_named_checks(runner: CliRunner, model_path) -> None:
+    result = runner.invoke(main, ["--format", "json", "--select", "load,output-dtype", str(model_path("classifier"))])
+    assert result.exit_code == 0
+    assert [c["id"] for c in json.loads(result.output)["checks"]] == ["load", "output-dtype"]
+
+
+def test_strict_turns_warnings_into_failure(runner: CliRunner, model_path) -> None:
+    path = str(model_path("finetunable_no_training_arg"))
+    assert runner.invoke(main, ["--select", "training-argument", path]).exit_code == 0
+    assert runner.invoke(main, ["--strict", "--select", "training-argument", path]).exit_code == 1
+
+
+def test_input_size_option_is_used_when_traces_do_not_fix_it(runner: CliRunner, model_path) -> None:
+    result = runner.invoke(main, ["--format", "json", "--input-size", "32x48", "--input-size", "40x40",
+                                  "--select", "output-size-constant", str(model_path("feature_vector"))])
+    document = json.loads(result.output)
+    assert document["model"]["input_sizes"] == [[32, 48], [40, 40]]
+    assert document["model"]["input_sizes_source"] == "--input-size"
+    assert document["checks"][0]["details"]["widths"] == {"32x48": 16, "40x40": 16}

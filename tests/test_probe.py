@@ -1,0 +1,86 @@
+"""The probe memoizes forward passes; probe images are deterministic and in [0, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hubcheck.images import KINDS, kind_of, make_batch
+from hubcheck.probe import Probe, ProbeKey
+from hubcheck.tfimport import tensorflow
+
+
+class CountingModel:
+    """Stands in for a loaded SavedModel: mean colour per image, counting calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, images, training=None):
+        self.calls += 1
+        return tensorflow().reduce_mean(images, axis=[1, 2])
+
+
+def test_same_key_is_computed_once() -> None:
+    model = CountingModel()
+    probe = Probe(model)
+    first = probe.call(ProbeKey(2, 8, 8))
+    second = probe.call(ProbeKey(2, 8, 8))
+    assert model.calls == 1
+    assert first is second
+    assert first.shape == (2, 3) and first.dtype == "float32"
+
+
+def test_repeat_and_training_are_separate_calls() -> None:
+    model = CountingModel()
+    probe = Probe(model)
+    probe.call(ProbeKey(2, 8, 8))
+    probe.call(ProbeKey(2, 8, 8, repeat=1))
+    probe.call(ProbeKey(2, 8, 8, training=True))
+    assert model.calls == 3
+    assert len(probe.calls) == 3
+
+
+def test_a_raising_model_becomes_a_recorded_error() -> None:
+    def broken(images, training=None):
+        raise ValueError("bad\nthings happened")
+
+    call = Probe(broken).call(ProbeKey(1, 4, 4))
+    assert not call.ok
+    assert call.error == "ValueError: bad things happened"
+
+
+def test_gradients_reuse_the_forward_pass() -> None:
+    tf = tensorflow()
+    kernel = tf.Variable(tf.ones([3, 2]), name="kernel")
+    unused = tf.Variable(1.0, name="unused")
+    calls = []
+
+    def model(images, training=None):
+        calls.append(training)
+        return tf.matmul(tf.reduce_mean(images, axis=[1, 2]), kernel)
+
+    probe = Probe(model)
+    key = ProbeKey(2, 4, 4, training=True)
+    result = probe.gradients(key, [kernel, unused])
+    assert result.reached == ("kernel:0",) and result.missed == ("unused:0",)
+    assert probe.call(key).shape == (2, 2)
+    assert len(calls) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 40), st.integers(1, 40))
+def test_example_i_is_the_same_image_in_every_batch(batch: int, height: int, width: int) -> None:
+    images = make_batch(batch, height, width)
+    assert images.shape == (batch, height, width, 3) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(images[0], make_batch(1, height, width)[0])
+    np.testing.assert_array_equal(images, make_batch(batch, height, width))
+
+
+def test_a_batch_of_four_holds_every_kind() -> None:
+    assert {kind_of(i) for i in range(4)} == set(KINDS)
+    images = make_batch(4, 16, 16)
+    assert images[KINDS.index("black")].max() == 0.0
+    assert images[KINDS.index("white")].min() == 1.0
