@@ -8,8 +8,10 @@ dropout), which must not be served from the memo.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,7 @@ class ProbeCall:
     dtype: str | None = None
     shape: tuple[int | None, ...] | None = None
     value: np.ndarray | None = None
+    taped: bool = False  # recorded under a GradientTape (a separate function instantiation)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +66,18 @@ class GradientProbe:
     reached: tuple[str, ...] = ()
     missed: tuple[str, ...] = ()  # no gradient at all: not connected to the output
     zero: tuple[str, ...] = ()  # connected, but the gradient is all zeros for the probe images
+
+
+@contextmanager
+def preserved_variables(root: Any) -> Iterator[None]:
+    """Restore every variable in ``root.variables`` to its current value on exit."""
+    variables = list(getattr(root, "variables", None) or [])
+    saved = [variable.numpy() for variable in variables]
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
 
 
 def one_line(exc: BaseException) -> str:
@@ -103,7 +118,12 @@ class Probe:
         images = tf.constant(self.images(key))
         if key.training is None:
             return self._root(images)
-        return self._root(images, training=key.training)
+        if not key.training:
+            return self._root(images, training=False)
+        # Training mode may update state (batch-norm moving statistics); put the published
+        # values back so that later inference calls see the model as it was shipped.
+        with preserved_variables(self._root):
+            return self._root(images, training=True)
 
     def call(self, key: ProbeKey) -> ProbeCall:
         if key not in self._calls:
@@ -151,7 +171,10 @@ class Probe:
         except Exception as exc:
             probe = GradientProbe(key, one_line(exc))
         else:
-            self._calls.setdefault(key, self._record(key, result, time.perf_counter() - started))
+            if key not in self._calls:
+                self._calls[key] = dataclasses.replace(
+                    self._record(key, result, time.perf_counter() - started), taped=True
+                )
             reached, missed, zero = [], [], []
             for variable, grad in zip(variables, grads):
                 if grad is None:

@@ -28,11 +28,15 @@ def model_path() -> Callable[[str], Path]:
 @pytest.fixture(scope="session")
 def checked(model_path: Callable[[str], Path]) -> Callable[[str], Report]:
     """The default-options report of a fixture model, computed once per session."""
+    from fixtures import FIXTURES
+    from hubcheck.options import Task
     from hubcheck.runner import run_checks
 
     def report_for(name: str) -> Report:
         if name not in _reports:
-            _reports[name] = run_checks(model_path(name), RunOptions())
+            task = FIXTURES[name].task
+            options = RunOptions(task=Task(task)) if task else RunOptions()
+            _reports[name] = run_checks(model_path(name), options)
         return _reports[name]
 
     return report_for

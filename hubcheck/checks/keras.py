@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hubcheck.context import SMALL_BATCH, CheckContext, allclose, max_abs_difference
-from hubcheck.probe import one_line
+from hubcheck.probe import one_line, preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding
 
@@ -32,19 +32,23 @@ class KerasLayerCheck(Check):
     order = 200
 
     def run(self, ctx: CheckContext) -> Finding:
+        training = False if ctx.has_training_argument else None
+        direct = ctx.tensor_call(SMALL_BATCH, training=training)
+        images = ctx.probe.images(ctx.call(SMALL_BATCH, training=training).key)
+        # The training step updates the shared variables; later checks must see the published weights.
+        with preserved_variables(ctx.root):
+            return self._run_layer(ctx, direct, images)
+
+    def _run_layer(self, ctx: CheckContext, direct: np.ndarray, images: np.ndarray) -> Finding:
         from hubcheck.tfimport import tensorflow
 
         tf = tensorflow()
         import tensorflow_hub as hub
         import tf_keras
 
-        training = False if ctx.has_training_argument else None
-        direct = ctx.tensor_call(SMALL_BATCH, training=training)
-        images = ctx.probe.images(ctx.call(SMALL_BATCH, training=training).key)
         height, width = ctx.primary_size
         fine_tunable = ctx.fine_tunable
         stage = "wrapping the model in hub.KerasLayer"
-        snapshot = [v.numpy() for v in ctx.trainable_variables]
         try:
             layer = hub.KerasLayer(ctx.root, trainable=fine_tunable)
             model = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=(height, width, 3)), layer])
@@ -63,10 +67,6 @@ class KerasLayerCheck(Check):
             return self._fine_tune(ctx, model, layer, images, direct.shape)
         except Exception as exc:  # what the consumer would see
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
-        finally:
-            # The training step updated the shared variables; later checks must see the published weights.
-            for variable, value in zip(ctx.trainable_variables, snapshot):
-                variable.assign(value)
 
     def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any, images: np.ndarray, shape: tuple[int, ...]) -> Finding:
         import tf_keras

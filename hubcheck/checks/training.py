@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hubcheck.context import SMALL_BATCH, CheckContext, allclose, max_abs_difference
@@ -84,7 +86,10 @@ class NoOutputDropoutCheck(Check):
     Fails when two ``training=True`` calls on the same images differ exactly
     where one of them has a zero and agree everywhere else: the fingerprint of
     dropout on the output, which the API forbids (consumers add their own
-    dropout). Dropout inside the network is allowed and passes.
+    dropout). Also fails when the graph of a ``training=True`` trace returns
+    the output of a dropout pattern (random uniform, compare, select or scale)
+    directly; ``details`` reports both kinds of evidence. Dropout inside the
+    network is allowed and passes.
 
     Fix: remove the final ``Dropout`` layer (or ``tf.nn.dropout``) from the
     exported model; keep dropout before the last layer if needed.
@@ -98,21 +103,47 @@ class NoOutputDropoutCheck(Check):
     def run(self, ctx: CheckContext) -> Finding:
         if not ctx.has_training_argument:
             return Finding.skipped("not applicable: __call__ takes no training argument")
-        first = ctx.tensor_call(SMALL_BATCH, training=True)
-        second = ctx.tensor_call(SMALL_BATCH, training=True, repeat=1)
+        # Random ops with fixed seeds replay the same sequence in each function instantiation,
+        # and a taped call runs another instantiation: compare two untaped calls only.
+        first_repeat = 1 if ctx.call(SMALL_BATCH, training=True).taped else 0
+        first = ctx.tensor_call(SMALL_BATCH, training=True, repeat=first_repeat)
+        second = ctx.tensor_call(SMALL_BATCH, training=True, repeat=first_repeat + 1)
         tol = ctx.options.tolerances
         evidence = dropout_evidence(first, second, tol.rtol, tol.atol)
         runs_differ = not allclose(second, first, tol.rtol, tol.atol)
-        details = {"training_runs_differ": runs_differ, "run_evidence": evidence}
+        graph, graph_details = _graph_dropout_evidence(ctx)
+        details = {"training_runs_differ": runs_differ, "run_evidence": evidence, **graph_details}
         if evidence:
+            also = f" The graph agrees: {graph[0].describe()}." if graph else ""
             return Finding.failed(
                 f"Two training-mode calls differ only where one output is zero ({evidence['zeroed_fraction']:.0%} "
-                "of outputs zeroed): dropout is applied to the returned tensor. Remove the final dropout.",
+                f"of outputs zeroed): dropout is applied to the returned tensor. Remove the final dropout.{also}",
+                **details,
+            )
+        if graph:
+            return Finding.failed(
+                f"The training-mode trace applies dropout to the returned tensor: {graph[0].describe()} "
+                "(the two probe runs did not show it). Remove the final dropout.",
                 **details,
             )
         if runs_differ:
             return Finding.passed("Training-mode outputs vary, but not by zeroing outputs (dropout inside the network is fine)", **details)
         return Finding.passed("Training-mode outputs are stable: no dropout on the output", **details)
+
+
+def _graph_dropout_evidence(ctx: CheckContext) -> tuple[list[Any], dict[str, Any]]:
+    """Dropout patterns feeding the returned tensor of the training-mode traces, read from the graph."""
+    try:
+        from hubcheck.graph.dropout import output_dropout
+        from hubcheck.graph.program import program_for
+
+        program = program_for(ctx.source)
+        if program is None:
+            return [], {"graph_evidence": None, "graph_note": "no graph to read"}
+        found, traces = output_dropout(program)
+    except Exception as exc:  # noqa: BLE001 - graph evidence is a bonus; the run evidence still decides
+        return [], {"graph_evidence": None, "graph_note": f"reading the graph failed: {exc}"}
+    return found, {"graph_evidence": [item.to_json() for item in found], "graph_training_traces_read": traces}
 
 
 class GradientFlowCheck(Check):
