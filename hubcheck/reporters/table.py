@@ -42,13 +42,17 @@ class TableReporter:
 
     def _render_one(self, console: Console, report: Report) -> None:
         model = report.model
-        header = f"{model.get('path', '?')}  [{model.get('format', '?')}]"
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="bold")
+        facts.add_column(overflow="fold")
+        facts.add_row("model", Text(f"{model.get('path', '?')} ({model.get('format', '?')})"))
         if model.get("task"):
-            header += f"  task: {model['task']} ({model.get('task_reason', '')})"
+            facts.add_row("task", Text(f"{model['task']}: {model.get('task_reason', '')}"))
         if model.get("input_sizes"):
             sizes = ", ".join(f"{h}x{w}" for h, w in model["input_sizes"])
-            header += f"  sizes: {sizes} ({model.get('input_sizes_source', '')})"
-        table = Table(title=Text(header), title_justify="left", show_lines=False, expand=True)
+            facts.add_row("sizes", Text(f"{sizes}: {model.get('input_sizes_source', '')}"))
+        console.print(facts)
+        table = Table(expand=True)
         table.add_column("check", no_wrap=True)
         table.add_column("status", no_wrap=True)
         table.add_column("message", ratio=1, overflow="fold")
