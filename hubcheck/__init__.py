@@ -7,12 +7,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubcheck.options import RunOptions, Task, Tolerances
 from hubcheck.results import CheckResult, Finding, Report, Status
+
+if TYPE_CHECKING:
+    from hubcheck.runner import ProgressCallback
+    from hubcheck.sources import ResolvedModel
 
 __all__ = ["check", "CheckResult", "Finding", "Report", "RunOptions", "Status", "Task", "Tolerances", "__version__"]
 
@@ -25,34 +31,67 @@ except Exception:  # running from a source tree that is not installed
 
 
 def check(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | ResolvedModel,
     *,
     task: str | Task = Task.AUTO,
-    input_sizes: Iterable[tuple[int, int]] = (),
+    input_sizes: Iterable[tuple[int, int] | str] = (),
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     tolerances: Tolerances | Mapping[str, float] | None = None,
     strict: bool = False,
+    progress: ProgressCallback | None = None,
+    allow_unsafe_ops: bool = False,
+    isolate: bool = False,
+    timeout_s: float | None = None,
+    max_memory_bytes: int | None = None,
 ) -> Report:
-    """Check the SavedModel directory at ``path`` and return its :class:`Report`.
+    """Check the model at ``path`` and return its :class:`Report`.
 
-    Raises ``FileNotFoundError`` when ``path`` does not exist and ``ValueError``
-    for an unknown task, check id or tolerance; everything wrong with the model
-    itself is a finding in the report, never an exception.
+    ``path`` is a SavedModel directory, a ``.tar.gz`` archive of one, an ``http(s)://``
+    URL or a model-hub handle (see docs/sources.md), or an already resolved
+    :class:`hubcheck.sources.ResolvedModel`. ``task`` is ``"auto"``,
+    ``"image-feature-vector"`` or ``"image-classification"``; ``input_sizes`` are
+    ``(height, width)`` pairs or ``"HxW"`` strings, used when the model's traces do not
+    fix the size; ``select``/``ignore`` are check ids (see ``hubcheck --list-checks``);
+    ``tolerances`` overrides some of :class:`Tolerances` by name, e.g. ``{"rtol": 1e-3}``;
+    ``strict`` makes warnings fail the report. ``allow_unsafe_ops`` loads and calls the
+    model even when the ``unsafe-ops`` check finds ops that reach outside the process
+    (by default it is not loaded). ``progress`` is called with ``(check_id, None)`` when a
+    check starts and ``(check_id, result)`` when it ends.
+
+    ``isolate=True`` runs the checks in a child process, bounded by ``timeout_s`` (whole
+    run) and ``max_memory_bytes`` (resident memory); a model that hangs, crashes or grows
+    past the cap still yields a report, with the running check as ``error``.
+
+    Raises ``FileNotFoundError`` when a local ``path`` does not exist,
+    :class:`hubcheck.sources.SourceError` when a URL cannot be fetched, and ``ValueError``
+    for an unknown task, check id, tolerance or a malformed input size; everything wrong
+    with the model itself is a finding in the report, never an exception.
     """
-    model = Path(path)
-    if not model.exists():
-        raise FileNotFoundError(f"no such model path: {model}")
-    if not isinstance(tolerances, Tolerances):
-        tolerances = Tolerances().updated(dict(tolerances or {}))
-    options = RunOptions(
-        task=Task(task),
-        input_sizes=tuple((int(h), int(w)) for h, w in input_sizes),
-        select=frozenset(select),
-        ignore=frozenset(ignore),
-        strict=strict,
-        tolerances=tolerances,
-    )
-    from hubcheck.runner import run_checks
+    from hubcheck.config import Settings
+    from hubcheck.sources import ResolvedModel, SourceError, resolve_model
 
-    return run_checks(model, options)
+    settings = Settings.of(task=task, input_sizes=input_sizes, select=select, ignore=ignore,
+                           tolerances=tolerances, strict=strict, allow_unsafe_ops=allow_unsafe_ops)
+    options = settings.run_options()
+    if isinstance(path, ResolvedModel):
+        resolved = path
+    else:
+        try:
+            resolved = resolve_model(os.fspath(path))
+        except SourceError as exc:
+            if exc.exit_code == 2 and not Path(os.fspath(path)).exists():
+                raise FileNotFoundError(f"no such model path: {os.fspath(path)}") from None
+            raise
+    if isolate:
+        from hubcheck.isolation import Limits, run_isolated
+
+        limits = Limits(timeout_s=timeout_s, max_memory_bytes=max_memory_bytes)
+        report = run_isolated(resolved.local_path, options, limits, progress=progress,
+                              source_problem=resolved.problem)
+    else:
+        from hubcheck.runner import run_checks
+
+        report = run_checks(resolved.local_path, options, progress=progress, source_problem=resolved.problem)
+    # "path" is what the user named (a folder, an archive, a URL); "resolved_path" is where it was checked.
+    return dataclasses.replace(report, model={**report.model, **resolved.to_json(), "path": resolved.source})

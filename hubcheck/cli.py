@@ -9,71 +9,130 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import traceback
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from hubcheck.config import Config, ConfigError, Settings, as_check_kwargs, load_config
 from hubcheck.exitcodes import ExitCode, exit_code_for
+from hubcheck.isolation import DEFAULT_TIMEOUT_S, Limits, parse_size
 from hubcheck.options import RunOptions, Task, Tolerances, parse_input_size, parse_tolerance
 from hubcheck.reporters import REPORTERS, build_reporter
-from hubcheck.results import CheckResult
+from hubcheck.results import CheckResult, Report
+
+if TYPE_CHECKING:
+    from hubcheck.runner import ProgressCallback
+    from hubcheck.sources import ResolvedModel
 
 
 @dataclass(frozen=True)
 class CliOptions:
-    """The command line, parsed but not yet interpreted."""
+    """The command line, parsed but not yet interpreted. ``None`` means "not given": the
+    configuration file (or the built-in default) decides."""
 
-    model: Path | None
-    task: str
+    models: tuple[str, ...]
+    task: str | None
     input_sizes: tuple[str, ...]
     select: tuple[str, ...]
     ignore: tuple[str, ...]
-    strict: bool
+    strict: bool | None
     format: str
     output: Path | None
+    reports: tuple[str, ...]
     tolerances: tuple[str, ...]
+    config: Path | None
+    no_config: bool
+    allow_unsafe_ops: bool
     list_checks: bool
     explain: str | None
+    in_process: bool = False
+    timeout: float | None = None
+    max_memory: str | None = None
+    offline: bool = False
+    cache_dir: Path | None = None
+    fetch_timeout: float = 60.0
 
 
 def _split_ids(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def build_run_options(cli: CliOptions) -> RunOptions:
-    """Interpret the command line; raises click.UsageError (exit 2) on bad values."""
+def build_config(cli: CliOptions) -> Config:
+    """``--config PATH``, else the nearest ``pyproject.toml`` with ``[tool.hubcheck]``, else nothing."""
+    if cli.no_config:
+        if cli.config is not None:
+            raise click.UsageError("--config and --no-config contradict each other")
+        return Config()
+    try:
+        return load_config(cli.config)
+    except ConfigError as exc:
+        raise click.UsageError(f"bad configuration: {exc}") from None
+
+
+def build_settings(cli: CliOptions) -> Settings:
+    """The command line as the top layer of settings; raises click.UsageError (exit 2) on bad values."""
     try:
         sizes = tuple(parse_input_size(text) for text in cli.input_sizes)
-        tolerances = Tolerances().updated(dict(parse_tolerance(text) for text in cli.tolerances))
+        tolerances = dict(parse_tolerance(text) for text in cli.tolerances)
+        Tolerances().updated(tolerances)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    options = RunOptions(
-        task=Task(cli.task),
-        input_sizes=sizes,
-        select=_split_ids(cli.select),
-        ignore=_split_ids(cli.ignore),
+    settings = Settings(
+        task=Task(cli.task) if cli.task is not None else None,
+        input_sizes=sizes or None,
+        select=_split_ids(cli.select) if cli.select else None,
+        ignore=_split_ids(cli.ignore) if cli.ignore else None,
         strict=cli.strict,
-        tolerances=tolerances,
+        tolerances=tuple(tolerances.items()),
+        allow_unsafe_ops=True if cli.allow_unsafe_ops else None,
     )
+    _validate_ids((settings.select or frozenset()) | (settings.ignore or frozenset()))
+    return settings
+
+
+def _validate_ids(ids: frozenset[str]) -> None:
     from hubcheck.registry import check_ids
 
     try:
-        options.validate_ids(check_ids())
+        RunOptions(select=ids).validate_ids(check_ids())
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    return options
 
 
-def _validate_output(output: Path | None) -> None:
+def build_run_options(cli: CliOptions, config: Config | None = None, model: Path | None = None) -> RunOptions:
+    """What to run on ``model``: the command line over its configuration over the defaults."""
+    settings = build_settings(cli)
+    config = config or Config()
+    return config.run_options(model, settings) if model is not None else settings.over(config.settings).run_options()
+
+
+def build_outputs(cli: CliOptions) -> list[tuple[str, Path | None]]:
+    """``(format, file)`` pairs: ``--format``/``--output`` first (``None``: stdout), then each ``--report``."""
+    outputs: list[tuple[str, Path | None]] = [(cli.format, cli.output)]
+    for text in cli.reports:
+        name, sep, target = text.partition("=")
+        if not sep or not target:
+            raise click.UsageError(f"--report must look like FORMAT=PATH, e.g. junit=hubcheck.xml; got {text!r}")
+        if name not in REPORTERS:
+            raise click.UsageError(f"--report {text}: unknown format {name!r} (known: {', '.join(REPORTERS)})")
+        outputs.append((name, Path(target)))
+    for option, (_, path) in zip(["--output", *(["--report"] * len(cli.reports))], outputs):
+        _validate_output(path, option)
+    return outputs
+
+
+def _validate_output(output: Path | None, option: str = "--output") -> None:
     if output is None:
         return
     if output.is_dir():
-        raise click.UsageError(f"--output {output} is a directory; give a file path")
+        raise click.UsageError(f"{option} {output} is a directory; give a file path")
     if not output.parent.is_dir():
-        raise click.UsageError(f"--output {output}: folder {output.parent} does not exist")
+        raise click.UsageError(f"{option} {output}: folder {output.parent} does not exist")
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -106,19 +165,27 @@ def _explain(check_id: str) -> str:
     return f"{check.id}: {check.title}\n\n{check.explanation()}{requires}\n"
 
 
-def _progress(enabled: bool) -> tuple[AbstractContextManager[Any], Any]:
-    """A spinner on stderr naming the running check, when stderr is a terminal."""
+def _progress(enabled: bool) -> tuple[AbstractContextManager[Any], Callable[[str], ProgressCallback | None]]:
+    """A spinner on stderr naming the model and the running check, when stderr is a terminal.
+
+    Returns the spinner's context and a factory of per-model progress callbacks.
+    """
     if not enabled:
-        return nullcontext(), None
+        return nullcontext(), lambda label: None
     from rich.console import Console
 
     status = Console(stderr=True).status("loading the model")
 
-    def update(check_id: str, result: CheckResult | None) -> None:
-        if result is None:
-            status.update(f"checking {check_id}")
+    def for_model(label: str) -> ProgressCallback:
+        status.update(f"{label}: loading the model")
 
-    return status, update
+        def update(check_id: str, result: CheckResult | None) -> None:
+            if result is None:
+                status.update(f"{label}: checking {check_id}")
+
+        return update
+
+    return status, for_model
 
 
 class DefaultGroup(click.Group):
@@ -132,7 +199,7 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage("hubcheck", "[OPTIONS] MODEL | inspect MODEL")
+        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | inspect MODEL")
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,59 +209,143 @@ def main() -> None:
 
 @main.command(
     "check",
-    epilog="Exit codes: 0 conforms, 1 a check failed or errored (or warned with --strict), "
-    "2 usage error, 3 internal error. See also: hubcheck inspect MODEL.",
+    epilog="Settings come from [tool.hubcheck] in the nearest pyproject.toml (or --config); the command line "
+    "overrides them. Exit codes: 0 conforms, 1 a check failed or errored (or warned with --strict), "
+    "2 usage or configuration error, 3 internal error, 4 the model could not be downloaded. "
+    "See also: hubcheck inspect MODEL.",
 )
-@click.argument("model", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--task", type=click.Choice([t.value for t in Task]), default=Task.AUTO.value, show_default=True,
-              help="What the model is; 'auto' guesses from its output and says why.")
+@click.argument("models", nargs=-1, metavar="MODEL...")
+@click.option("--task", type=click.Choice([t.value for t in Task]), default=None,
+              help="What the model is; 'auto' guesses from its output and says why.  [default: auto]")
 @click.option("--input-size", "input_sizes", multiple=True, metavar="HxW",
               help="Height x width to probe when the traces do not fix it (repeatable).")
 @click.option("--select", multiple=True, metavar="IDS", help="Run only these checks (comma-separated, repeatable).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these checks (comma-separated, repeatable).")
-@click.option("--strict", is_flag=True, help="Warnings fail the run too.")
-@click.option("--format", "format_", type=click.Choice(sorted(REPORTERS)), default="table", show_default=True)
+@click.option("--strict/--no-strict", default=None,
+              help="Warnings fail the run too (--no-strict overrides strict = true in the configuration).")
+@click.option("--format", "format_", type=click.Choice(list(REPORTERS)), default="table", show_default=True,
+              help="Report format; several models give one combined document.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to this file instead of stdout.")
+@click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH",
+              help=f"Also write the report in FORMAT ({', '.join(REPORTERS)}) to PATH (repeatable).")
 @click.option("--tolerance", "tolerances", multiple=True, metavar="NAME=VALUE",
               help=f"Change a numeric tolerance ({', '.join(Tolerances.names())}).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read [tool.hubcheck] from this TOML file instead of the nearest pyproject.toml.")
+@click.option("--no-config", is_flag=True, help="Ignore every configuration file.")
+@click.option("--allow-unsafe-ops", is_flag=True,
+              help="Load and call the model even when unsafe-ops fails (read its finding first).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT_S, show_default=True,
+              metavar="SECONDS", help="Stop checking a model after this long; the running check becomes an error.")
+@click.option("--max-memory", metavar="SIZE", help="Stop when the checking process holds more than SIZE (e.g. 4G).")
+@click.option("--in-process", is_flag=True, envvar="HUBCHECK_IN_PROCESS", show_envvar=True,
+              help="Run the model in the hubcheck process itself (no isolation, no --timeout/--max-memory).")
+@click.option("--offline", is_flag=True, help="Use only models already in the cache; never download.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Cache for downloads and unpacked archives.  [default: $TFHUB_CACHE_DIR, else <tmp>/tfhub_modules]")
+@click.option("--fetch-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              metavar="SECONDS", help="Give up a download when the host sends nothing for this long.")
 @click.option("--list-checks", is_flag=True, help="List the checks and exit.")
 @click.option("--explain", metavar="ID", help="Explain one check (when it fails, how to fix it) and exit.")
 @click.version_option(package_name="hubcheck", prog_name="hubcheck")
-def check_command(model: Path | None, task: str, input_sizes: tuple[str, ...], select: tuple[str, ...],
-                  ignore: tuple[str, ...], strict: bool, format_: str, output: Path | None,
-                  tolerances: tuple[str, ...], list_checks: bool, explain: str | None) -> None:
-    """Check the SavedModel directory MODEL against the image API."""
-    cli = CliOptions(model, task, input_sizes, select, ignore, strict, format_, output, tolerances,
-                     list_checks, explain)
+def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[str, ...], select: tuple[str, ...],
+                  ignore: tuple[str, ...], strict: bool | None, format_: str, output: Path | None,
+                  reports: tuple[str, ...], tolerances: tuple[str, ...], config: Path | None, no_config: bool,
+                  allow_unsafe_ops: bool, timeout: float, max_memory: str | None, in_process: bool, offline: bool,
+                  cache_dir: Path | None, fetch_timeout: float, list_checks: bool, explain: str | None) -> None:
+    """Check each MODEL (a SavedModel directory, a .tar.gz of one, a URL or a hub handle) against the image API."""
+    cli = CliOptions(models, task, input_sizes, select, ignore, strict, format_, output, reports, tolerances,
+                     config, no_config, allow_unsafe_ops, list_checks, explain, in_process, timeout, max_memory,
+                     offline, cache_dir, fetch_timeout)
     if cli.list_checks:
         click.echo(_list_checks(), nl=False)
         return
     if cli.explain:
         click.echo(_explain(cli.explain), nl=False)
         return
-    if cli.model is None:
+    if not cli.models:
         raise click.UsageError("missing MODEL: give the path of a SavedModel directory")
-    options = build_run_options(cli)
-    _validate_output(cli.output)
-    reporter = build_reporter(cli.format)
+    configuration = build_config(cli)
+    limits = build_limits(cli)
+    outputs = build_outputs(cli)
+    resolved = [_resolve(cli, spec) for spec in cli.models]
+    plans = [(model, build_run_options(cli, configuration, _config_key(model))) for model in resolved]
 
-    from hubcheck.runner import run_checks
+    results = _run(plans, limits)
+    for index, (name, path) in enumerate(outputs):
+        if path is None:
+            color = sys.stdout.isatty() and name == "table"
+            click.echo(build_reporter(name).render(results, color=color), nl=False)
+            continue
+        write_atomically(path, build_reporter(name).render(results))
+        if index == 0:
+            from hubcheck.reporters.table import summary_line
+
+            for report in results:
+                click.echo(f"{summary_line(report)}; report written to {path}", err=True)
+    sys.exit(int(exit_code_for(results)))
+
+
+def build_limits(cli: CliOptions) -> Limits | None:
+    """How the child process is bounded; ``None`` with ``--in-process``."""
+    if cli.in_process:
+        return None
+    try:
+        memory = parse_size(cli.max_memory) if cli.max_memory else None
+    except ValueError as exc:
+        raise click.UsageError(f"--max-memory: {exc}") from None
+    return Limits(timeout_s=cli.timeout, max_memory_bytes=memory)
+
+
+def _resolve(cli: CliOptions, spec: str) -> ResolvedModel:
+    """MODEL as a local directory: unpack archives, download URLs; exit 2 or 4 when it cannot be had."""
+    from hubcheck.sources import SourceError, download_progress, resolve_model
+
+    try:
+        with download_progress(f"downloading {spec}", enabled=sys.stderr.isatty()) as bar:
+            return resolve_model(spec, offline=cli.offline, cache_dir=cli.cache_dir,
+                                 timeout_s=cli.fetch_timeout, progress=bar)
+    except SourceError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _config_key(model: ResolvedModel) -> Path:
+    """Per-model configuration is keyed by the path the user wrote (or the cache folder of a URL)."""
+    return Path(model.source) if model.kind in ("directory", "archive", "file") else model.local_path
+
+
+def _run(plans: list[tuple[ResolvedModel, RunOptions]], limits: Limits | None) -> list[Report]:
+    """Check each model through the Python API; a crash of hubcheck itself exits 3."""
+    import hubcheck
     from hubcheck.tfimport import native_logs_silenced
 
+    isolation = {"isolate": False} if limits is None else {
+        "isolate": True, "timeout_s": limits.timeout_s, "max_memory_bytes": limits.max_memory_bytes}
+    results: list[Report] = []
+    crash: tuple[str, str] | None = None
     with native_logs_silenced():
         spinner, progress = _progress(sys.stderr.isatty())
         with spinner:
-            report = run_checks(cli.model, options, progress=progress)
-    if cli.output is not None:
-        write_atomically(cli.output, reporter.render([report]))
-        from hubcheck.reporters.table import summary_line
+            for number, (model, options) in enumerate(plans, start=1):
+                label = f"[{number}/{len(plans)}] {model.source}" if len(plans) > 1 else model.source
+                try:
+                    results.append(hubcheck.check(model, progress=progress(label), **isolation,
+                                                  **as_check_kwargs(options)))
+                except Exception:
+                    crash = model.source, traceback.format_exc()
+                    break
+    if crash is not None:
+        click.echo(f"hubcheck: internal error while checking {crash[0]}; please report it with the command "
+                   f"line and the output of `hubcheck --version`.\n{crash[1]}", err=True, nl=False)
+        sys.exit(int(ExitCode.INTERNAL))
+    return results
 
-        click.echo(f"{summary_line(report)}; report written to {cli.output}", err=True)
-    else:
-        click.echo(reporter.render([report], color=sys.stdout.isatty() and cli.format == "table"), nl=False)
-    sys.exit(int(exit_code_for([report])))
 
+from hubcheck.inspect_cli import inspect_command  # noqa: E402
+
+main.add_command(inspect_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

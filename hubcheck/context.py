@@ -20,7 +20,7 @@ from hubcheck.loader import (
 )
 from hubcheck.options import DEFAULT_INPUT_SIZES, InputSize, RunOptions, Task
 from hubcheck.probe import GradientProbe, Probe, ProbeCall, ProbeKey
-from hubcheck.results import CheckResult, JSONValue
+from hubcheck.results import CheckResult, JSONValue, Status
 
 # Batch sizes probed: 1 (the edge case), 2 (training-mode and size probes, cheap),
 # 5 (odd, and holds one image of each kind; see hubcheck.images).
@@ -72,9 +72,10 @@ def _json_safe(value: Any) -> JSONValue:
 class CheckContext:
     """Shared state of one run. Loads the model on first need, at most once."""
 
-    def __init__(self, path: Path, options: RunOptions) -> None:
+    def __init__(self, path: Path, options: RunOptions, source_problem: str | None = None) -> None:
         self.path = path
         self.options = options
+        self.source_problem = source_problem  # found while fetching or unpacking (hubcheck.sources)
         self.results: dict[str, CheckResult] = {}
         self._loaded: LoadedModel | None = None
         self._load_error: str | None = None
@@ -83,6 +84,8 @@ class CheckContext:
 
     @cached_property
     def source(self) -> ModelSource:
+        if self.source_problem:
+            return ModelSource(self.path, ModelFormat.NOT_A_SAVED_MODEL, self.source_problem)
         return inspect_path(self.path)
 
     def loaded(self) -> LoadedModel:
@@ -90,6 +93,7 @@ class CheckContext:
             return self._loaded
         if not self.source.loadable:
             raise ModelUnavailable(self.source.problem or "the model cannot be loaded", "load")
+        self._refuse_unsafe_ops()
         if self._load_error is None:
             try:
                 self._loaded = load_saved_model(self.source)
@@ -97,6 +101,32 @@ class CheckContext:
             except ModelLoadError as exc:
                 self._load_error = str(exc)
         raise ModelUnavailable(f"tf.saved_model.load failed: {self._load_error}", "load")
+
+    def _refuse_unsafe_ops(self) -> None:
+        """Never load a model whose graph reaches outside the process, unless ``allow_unsafe_ops``.
+
+        Uses the ``unsafe-ops`` result when that check ran; otherwise (it was not
+        selected) scans here, so that no selection of checks loads an unsafe model.
+        """
+        if self.options.allow_unsafe_ops:
+            return
+        result = self.results.get("unsafe-ops")
+        if result is not None:
+            if result.status in (Status.FAIL, Status.ERROR):
+                raise ModelUnavailable(
+                    f"the model was not loaded because unsafe-ops {result.status}ed; "
+                    "rerun with --allow-unsafe-ops to load it anyway",
+                    "unsafe-ops",
+                )
+            return
+        try:
+            from hubcheck.graph.unsafe import scan_source
+
+            scan = scan_source(self.source)
+        except Exception as exc:  # fail closed: an unscanned model is not loaded
+            raise ModelUnavailable(f"not loaded because the unsafe-op scan failed: {exc}", "unsafe-ops") from exc
+        if scan is not None and scan.unsafe:
+            raise ModelUnavailable(f"not loaded because of unsafe ops: {scan.summary(3)}", "unsafe-ops")
 
     @property
     def load_error(self) -> str | None:

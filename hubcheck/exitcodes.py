@@ -13,6 +13,7 @@ class ExitCode(enum.IntEnum):
     NONCONFORMANT = 1  # a check failed or errored, or warned under --strict
     USAGE = 2  # bad command line, unknown check id, missing path, bad configuration
     INTERNAL = 3  # hubcheck itself crashed; please report it
+    FETCH = 4  # the model could not be downloaded (unreachable host, HTTP error status, timeout)
 
 
 def exit_code_for(reports: Iterable[Report]) -> ExitCode:

@@ -57,7 +57,7 @@ def child_main(channel_fd: int) -> None:
     """Entry point of the child (``python -m hubcheck.isolation FD``): options arrive pickled on stdin."""
     import pickle
 
-    path, options, check_ids = pickle.loads(sys.stdin.buffer.read())
+    path, options, check_ids, source_problem = pickle.loads(sys.stdin.buffer.read())
     from hubcheck.registry import get_check
     from hubcheck.runner import run_checks
     from hubcheck.tfimport import native_logs_silenced
@@ -72,7 +72,7 @@ def child_main(channel_fd: int) -> None:
             send("start", check_id) if result is None else send("done", result.to_json())
 
         with native_logs_silenced():
-            report = run_checks(Path(path), options, checks=checks, progress=progress)
+            report = run_checks(Path(path), options, checks=checks, progress=progress, source_problem=source_problem)
         send("report", report.to_json())
 
 
@@ -129,6 +129,7 @@ def run_isolated(
     limits: Limits = Limits(),
     progress: ProgressCallback | None = None,
     checks: Sequence[type[Check]] | None = None,
+    source_problem: str | None = None,
 ) -> Report:
     """Like :func:`hubcheck.runner.run_checks`, in a child process under ``limits``."""
     import pickle
@@ -149,7 +150,7 @@ def run_isolated(
     )
     os.close(write_fd)
     assert process.stdin is not None
-    process.stdin.write(pickle.dumps((str(path), options, [c.id for c in catalog])))
+    process.stdin.write(pickle.dumps((str(path), options, [c.id for c in catalog], source_problem)))
     process.stdin.close()
     messages = _Lines(read_fd)
     finished: dict[str, CheckResult] = {}

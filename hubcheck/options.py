@@ -85,6 +85,7 @@ class RunOptions:
     ignore: frozenset[str] = frozenset()
     strict: bool = False
     tolerances: Tolerances = Tolerances()
+    allow_unsafe_ops: bool = False  # load and call a model even when the unsafe-ops check fails
 
     def wants(self, check_id: str) -> bool:
         if self.select and check_id not in self.select:

@@ -77,12 +77,16 @@ def run_checks(
     options: RunOptions,
     checks: Sequence[type[Check]] | None = None,
     progress: ProgressCallback | None = None,
+    source_problem: str | None = None,
 ) -> Report:
-    """Check the model at ``path`` (which must exist) and return the report."""
+    """Check the model at ``path`` (which must exist) and return the report.
+
+    ``source_problem`` is what went wrong fetching or unpacking the model; ``load`` reports it.
+    """
     started = time.perf_counter()
     catalog = available_checks() if checks is None else tuple(checks)
     options.validate_ids(check.id for check in catalog)
-    ctx = CheckContext(path, options)
+    ctx = CheckContext(path, options, source_problem)
     for check in catalog:
         if not options.wants(check.id):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 
 from hubcheck.options import RunOptions
 from hubcheck.results import Report
+
+# The CLI runs models in a child process by default; tests drive it in-process so that they can
+# substitute the runner and stay fast. test_isolation.py and the isolated CLI tests opt back in.
+os.environ["HUBCHECK_IN_PROCESS"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO / "docs" / "report.schema.json"

@@ -35,7 +35,7 @@ def test_explain_prints_when_it_fails_and_the_fix(runner: CliRunner) -> None:
     [
         (["--explain", "no-such-check"], "unknown check id"),
         ([], "missing MODEL"),
-        (["does/not/exist"], "does not exist"),
+        (["does/not/exist"], "no such file or directory: does/not/exist"),
     ],
 )
 def test_usage_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
@@ -125,3 +125,21 @@ def test_input_size_option_is_used_when_traces_do_not_fix_it(runner: CliRunner, 
     assert document["model"]["input_sizes"] == [[32, 48], [40, 40]]
     assert document["model"]["input_sizes_source"] == "--input-size"
     assert document["checks"][0]["details"]["widths"] == {"32x48": 16, "40x40": 16}
+
+
+def test_the_cli_isolates_the_model_and_bounds_its_time(runner: CliRunner, model_path, tmp_path: Path,
+                                                        validate_report) -> None:
+    target = tmp_path / "report.json"
+    result = runner.invoke(main, ["--format", "json", "--output", str(target), "--timeout", "300",
+                                  "--max-memory", "8G", str(model_path("classifier"))],
+                           env={"HUBCHECK_IN_PROCESS": ""})
+    assert result.exit_code == 0, result.output
+    document = json.loads(target.read_text())
+    validate_report(document)
+    assert document["model"]["content_hash"].startswith("sha256:")
+    assert document["model"]["source_kind"] == "directory"
+
+
+def test_bad_memory_size_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["--max-memory", "lots", str(tmp_path)], env={"HUBCHECK_IN_PROCESS": ""})
+    assert result.exit_code == 2 and "--max-memory" in result.output

@@ -40,6 +40,8 @@ class LoadCheck(Check):
         try:
             loaded = ctx.loaded()
         except ModelUnavailable as exc:
+            if exc.blocked_by == "unsafe-ops":  # refused, not failed: the graph was not vetted
+                return Finding.skipped(f"blocked by unsafe-ops: {exc}", blocked_by="unsafe-ops", **facts)
             return Finding.failed(f"{exc}", **facts)
         facts["load_seconds"] = round(loaded.load_seconds, 3)
         tags = f" (MetaGraph tags {list(source.tags)})" if source.tags != ("serve",) else ""

@@ -1,11 +1,18 @@
-"""Reporters turn finished reports into text. They only read results and know nothing of TensorFlow."""
+"""Reporters turn finished reports into text. They only read results and know nothing of TensorFlow.
+
+``REPORTERS`` is the one registry: it feeds the CLI's ``--format`` choice and ``--report FORMAT=PATH``.
+Every reporter renders any number of reports as one document.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
+from hubcheck.reporters.github import GithubReporter
 from hubcheck.reporters.json import JsonReporter
+from hubcheck.reporters.junit import JunitReporter
+from hubcheck.reporters.markdown import MarkdownReporter
 from hubcheck.reporters.table import TableReporter
 from hubcheck.results import Report
 
@@ -19,8 +26,14 @@ class Reporter(Protocol):
 REPORTERS: dict[str, type[Reporter]] = {
     "table": TableReporter,
     "json": JsonReporter,
+    "junit": JunitReporter,
+    "markdown": MarkdownReporter,
+    "github": GithubReporter,
 }
 
 
 def build_reporter(name: str) -> Reporter:
-    return REPORTERS[name]()
+    try:
+        return REPORTERS[name]()
+    except KeyError:
+        raise ValueError(f"unknown report format {name!r} (known: {', '.join(REPORTERS)})") from None

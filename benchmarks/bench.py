@@ -1,0 +1,189 @@
+"""hubcheck's cost against the unavoidable cost of loading and calling the model.
+
+For each model, alternating in one run, several rounds of:
+
+  (a) bare:     a fresh Python that imports TensorFlow, tf.saved_model.load()s the model and
+                calls it once on one 224x224 image;
+  (b) hubcheck: ``hubcheck MODEL`` with default options (checks in a child process).
+
+Each command's wall time and the peak resident memory of its whole process tree (hubcheck's
+parent and child together) are measured from outside by polling /proc. The script prints the
+medians and the ratios b/a and writes them as JSON. Ratios, not seconds, are what to compare
+across machines.
+
+    python benchmarks/bench.py                     # both models, 3 rounds
+    python benchmarks/bench.py --models mobilenet_v2_035 --rounds 5 --output results.json
+    python benchmarks/bench.py --smoke             # tiny model, 1 round: does the script work?
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("HUBCHECK_BENCH_CACHE", HERE / ".cache"))
+
+BARE = """
+import os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+model(tf.zeros([1, 224, 224, 3], tf.float32))
+"""
+
+
+def _keras_app(factory: Callable[..., object], export_dir: Path, **kwargs: object) -> None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)
+    inputs = tf_keras.Input((None, None, 3))
+    scaled = tf_keras.layers.Rescaling(2.0, offset=-1.0)(inputs)  # the API's [0, 1] to the [-1, 1] these nets use
+    backbone = factory(input_shape=(None, None, 3), include_top=False, pooling="avg", weights=None, **kwargs)
+    model = tf_keras.Model(inputs, backbone(scaled))
+    tf.saved_model.save(model, str(export_dir))
+
+
+def build_mobilenet_v2_035(export_dir: Path) -> None:
+    import tf_keras
+
+    _keras_app(tf_keras.applications.MobileNetV2, export_dir, alpha=0.35)
+
+
+def build_resnet50(export_dir: Path) -> None:
+    import tf_keras
+
+    _keras_app(tf_keras.applications.ResNet50, export_dir)
+
+
+def build_tiny(export_dir: Path) -> None:
+    import tf_keras
+
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.Sequential([
+        tf_keras.Input((None, None, 3)),
+        tf_keras.layers.Conv2D(8, 3, strides=4, activation="relu"),
+        tf_keras.layers.GlobalAveragePooling2D(),
+        tf_keras.layers.Dense(8),
+    ])
+    tf.saved_model.save(model, str(export_dir))
+
+
+MODELS: dict[str, Callable[[Path], None]] = {
+    "mobilenet_v2_035": build_mobilenet_v2_035,
+    "resnet50": build_resnet50,
+    "tiny": build_tiny,
+}
+
+
+def model_dir(name: str) -> Path:
+    """Build the model once (in a subprocess, so this process stays free of TensorFlow)."""
+    target = CACHE / name
+    if not (target / "saved_model.pb").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench; bench.MODELS[{name!r}]({str(target)!r})"
+        subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return target
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/statm") as statm:
+                rss[int(entry)] = int(statm.read().split()[1]) * page
+            parents[int(entry)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        current = frontier.pop()
+        children = [pid for pid, parent in parents.items() if parent == current and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def measure(command: list[str]) -> dict[str, float]:
+    """Wall seconds and peak tree RSS (MiB) of one run of ``command``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    if process.returncode not in (0, 1):  # 1: the model does not conform, still a complete run
+        raise RuntimeError(f"{command} exited {process.returncode}")
+    return {"wall_s": wall, "peak_rss_mib": peak / 2**20}
+
+
+def bench(name: str, rounds: int) -> dict[str, object]:
+    path = model_dir(name)
+    hubcheck = [sys.executable, "-m", "hubcheck", str(path)]
+    bare = [sys.executable, "-c", BARE, str(path)]
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], "hubcheck": []}
+    for round_number in range(rounds):
+        for label, command in (("bare", bare), ("hubcheck", hubcheck)):
+            runs[label].append(measure(command))
+            print(f"  {name} round {round_number + 1}/{rounds} {label}: "
+                  f"{runs[label][-1]['wall_s']:.2f}s {runs[label][-1]['peak_rss_mib']:.0f} MiB", flush=True)
+    median = {label: {key: statistics.median(run[key] for run in items) for key in ("wall_s", "peak_rss_mib")}
+              for label, items in runs.items()}
+    return {
+        "model": name,
+        "rounds": rounds,
+        "median": median,
+        "ratio_wall": median["hubcheck"]["wall_s"] / median["bare"]["wall_s"],
+        "ratio_peak_rss": median["hubcheck"]["peak_rss_mib"] / median["bare"]["peak_rss_mib"],
+        "runs": runs,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["mobilenet_v2_035", "resnet50"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--smoke", action="store_true", help="tiny model, one round")
+    args = parser.parse_args()
+    if args.smoke:
+        args.models, args.rounds = ["tiny"], 1
+    results = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "models": [bench(name, args.rounds) for name in args.models],
+    }
+    print(f"\n{'model':<18} {'bare s':>8} {'hubcheck s':>11} {'wall x':>7} {'bare MiB':>9} {'hubcheck MiB':>13} {'RSS x':>6}")
+    for item in results["models"]:
+        med = item["median"]
+        print(f"{item['model']:<18} {med['bare']['wall_s']:>8.2f} {med['hubcheck']['wall_s']:>11.2f} "
+              f"{item['ratio_wall']:>7.2f} {med['bare']['peak_rss_mib']:>9.0f} "
+              f"{med['hubcheck']['peak_rss_mib']:>13.0f} {item['ratio_peak_rss']:>6.2f}")
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading a SavedModel graph without running it."""

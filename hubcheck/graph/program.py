@@ -1,0 +1,533 @@
+"""A SavedModel as a program to read, never to run.
+
+:class:`Program` wraps one MetaGraph of a parsed ``saved_model.pb``: the main
+graph, the function library, the object graph (the root's ``__call__`` and its
+traced concrete functions) and the signatures. :class:`Body` is one function
+or the main graph with its dataflow indexed both ways, so analyses can walk
+producers (backwards) and consumers (forwards) and step into nested calls.
+
+Nothing here calls ``tf.saved_model.load``, builds a graph, or executes an op.
+TensorFlow is imported only for its protos, its op registry (which ops this
+TensorFlow knows and what their outputs are called), ``nested_structure_coder``
+(to decode the traced input signatures) and the checkpoint reader (which reads
+variable values as data, for folding constants).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from hubcheck.results import JSONValue
+
+CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+"""Ops whose ``f`` attribute is a function called with the node's inputs, returning its outputs."""
+
+CONTROL_FLOW_OPS = frozenset({"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"})
+
+
+def _tf() -> Any:
+    from hubcheck.tfimport import tensorflow
+
+    return tensorflow()
+
+
+# -- op registry ---------------------------------------------------------------------------------
+
+
+def op_def(op_type: str) -> Any | None:
+    """The OpDef this TensorFlow registers for ``op_type``, or None for an op it does not know."""
+    _tf()
+    from tensorflow.python.framework import op_def_registry
+
+    try:
+        return op_def_registry.get(op_type)
+    except Exception:  # noqa: BLE001 - a malformed name is simply unknown
+        return None
+
+
+def _arg_count(arg: Any, node: Any) -> int:
+    if arg.number_attr:
+        return int(node.attr[arg.number_attr].i) if arg.number_attr in node.attr else 1
+    if arg.type_list_attr:
+        return len(node.attr[arg.type_list_attr].list.type) if arg.type_list_attr in node.attr else 1
+    return 1
+
+
+# -- one function body or the main graph -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Use:
+    """``node`` reads the tracked tensor as its input number ``position`` (control inputs excluded)."""
+
+    node: Any
+    position: int
+
+
+class Body:
+    """A FunctionDef or the main GraphDef with producers and consumers indexed.
+
+    Tensor references are canonical strings: in a function, ``"arg"`` for an
+    argument and ``"node:out_arg:index"`` for a node output; in the main graph,
+    ``"node:index"``. Control inputs (``"^node"``) are kept apart.
+    """
+
+    def __init__(self, program: Program, name: str, nodes: Any, function: Any | None = None) -> None:
+        self.program = program
+        self.name = name
+        self.function = function
+        self.is_function = function is not None
+        self.nodes: list[Any] = list(nodes)
+        self.by_name: dict[str, Any] = {node.name: node for node in self.nodes}
+        self.args: list[str] = [arg.name for arg in function.signature.input_arg] if function is not None else []
+        self.output_names: list[str] = [arg.name for arg in function.signature.output_arg] if function is not None else []
+        self.rets: list[str] = [function.ret[name] for name in self.output_names] if function is not None else []
+        self._uses: dict[str, list[Use]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Body({self.name!r})"
+
+    def data_inputs(self, node: Any) -> list[str]:
+        return [self.canonical(text) for text in node.input if not text.startswith("^")]
+
+    def control_inputs(self, node: Any) -> list[str]:
+        return [text[1:] for text in node.input if text.startswith("^")]
+
+    def canonical(self, text: str) -> str:
+        if self.is_function:
+            return text
+        return text if ":" in text else f"{text}:0"
+
+    @property
+    def uses(self) -> dict[str, list[Use]]:
+        if self._uses is None:
+            uses: dict[str, list[Use]] = {}
+            for node in self.nodes:
+                for position, ref in enumerate(self.data_inputs(node)):
+                    uses.setdefault(ref, []).append(Use(node, position))
+            self._uses = uses
+        return self._uses
+
+    def consumers(self, ref: str) -> list[Use]:
+        return self.uses.get(ref, [])
+
+    def ret_positions(self, ref: str) -> list[int]:
+        return [index for index, ret in enumerate(self.rets) if ret == ref]
+
+    def producer(self, ref: str) -> tuple[Any | None, int]:
+        """``(node, flat output index)``, or ``(None, argument index)`` for a function argument."""
+        if self.is_function and ":" not in ref:
+            return None, self.args.index(ref) if ref in self.args else -1
+        parts = ref.split(":")
+        node = self.by_name.get(parts[0])
+        if node is None:
+            return None, -1
+        if not self.is_function:
+            return node, int(parts[1]) if len(parts) > 1 else 0
+        out_arg, index = (parts[1], int(parts[2])) if len(parts) > 2 else (parts[1] if len(parts) > 1 else "", 0)
+        return node, self._flat_index(node, out_arg, index)
+
+    def _output_args(self, node: Any) -> list[tuple[str, int]]:
+        callee = self.program.callee(node)
+        if callee is not None and node.op not in CALL_OPS:
+            return [(name, 1) for name in callee.output_names]
+        definition = op_def(node.op)
+        if definition is None:
+            return []
+        return [(arg.name, _arg_count(arg, node)) for arg in definition.output_arg]
+
+    def _flat_index(self, node: Any, out_arg: str, index: int) -> int:
+        offset = 0
+        for name, count in self._output_args(node):
+            if name == out_arg:
+                return offset + index
+            offset += count
+        return index
+
+    def output_ref(self, node: Any, flat_index: int = 0) -> str:
+        if not self.is_function:
+            return f"{node.name}:{flat_index}"
+        offset = 0
+        for name, count in self._output_args(node):
+            if flat_index < offset + count:
+                return f"{node.name}:{name}:{flat_index - offset}"
+            offset += count
+        return f"{node.name}:output:{flat_index}"
+
+
+# -- the object graph: __call__ and its traces -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One concrete function of the root's ``__call__``, read from the object graph."""
+
+    function: str  # the FunctionDef name
+    image: dict[str, JSONValue] | None  # {"dtype", "shape"} of the first argument when it is one tensor
+    first_argument: str
+    training: bool | None
+    extra_kwargs: dict[str, JSONValue] = field(default_factory=dict)
+    bound_inputs: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        if self.image is None:
+            image = self.first_argument
+        else:
+            shape = self.image["shape"]
+            dims = "<any shape>" if shape is None else ",".join("?" if d is None else str(d) for d in shape)
+            image = f"{self.image['dtype']}[{dims}]"
+        parts = [image]
+        if self.training is not None:
+            parts.append(f"training={self.training}")
+        parts += [f"{key}={value}" for key, value in self.extra_kwargs.items()]
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "function": self.function,
+            "input": self.image,
+            "first_argument": self.first_argument,
+            "training": self.training,
+            "extra_kwargs": dict(self.extra_kwargs),
+        }
+
+
+def _spec_json(spec: Any) -> dict[str, JSONValue] | None:
+    dtype = getattr(spec, "dtype", None)
+    shape = getattr(spec, "shape", None)
+    if dtype is None or shape is None or not hasattr(shape, "rank"):
+        return None
+    dims = None if shape.rank is None else [None if d is None else int(d) for d in shape.as_list()]
+    return {"dtype": getattr(dtype, "name", str(dtype)), "shape": dims}
+
+
+def _plain(value: Any) -> JSONValue:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    spec = _spec_json(value)
+    if spec is not None:
+        return f"{spec['dtype']}{spec['shape']}"
+    return repr(value)
+
+
+def decode_structure(proto: Any) -> Any:
+    """Decode a StructuredValue proto (TensorSpecs, bools, tuples...) without running anything."""
+    _tf()
+    from tensorflow.python.saved_model import nested_structure_coder
+
+    return nested_structure_coder.decode_proto(proto)
+
+
+# -- the program -----------------------------------------------------------------------------------
+
+
+class Program:
+    """One MetaGraph of a SavedModel, read as a program."""
+
+    def __init__(self, meta_graph: Any, path: Path | None = None) -> None:
+        self.meta_graph = meta_graph
+        self.path = path
+        self.library: dict[str, Any] = {f.signature.name: f for f in meta_graph.graph_def.library.function}
+        self._bodies: dict[str, Body] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.meta_graph.meta_info_def.tags)
+
+    @property
+    def object_graph(self) -> Any:
+        return self.meta_graph.object_graph_def
+
+    @property
+    def has_object_graph(self) -> bool:
+        return len(self.object_graph.nodes) > 0
+
+    @cached_property
+    def graph(self) -> Body:
+        return Body(self, "<main graph>", self.meta_graph.graph_def.node)
+
+    def body(self, name: str) -> Body | None:
+        if name not in self.library:
+            return None
+        with self._lock:
+            if name not in self._bodies:
+                function = self.library[name]
+                self._bodies[name] = Body(self, name, function.node_def, function)
+            return self._bodies[name]
+
+    def callee(self, node: Any) -> Body | None:
+        """The function a call node runs: ``PartitionedCall``'s ``f`` or a node whose op is a library function."""
+        if node.op in CALL_OPS and "f" in node.attr:
+            return self.body(node.attr["f"].func.name)
+        if node.op in self.library:
+            return self.body(node.op)
+        return None
+
+    @staticmethod
+    def function_attrs(node: Any) -> Iterator[tuple[str, str]]:
+        """Every ``(attribute, function name)`` a node refers to, including list-valued attributes."""
+        for key in sorted(node.attr):
+            value = node.attr[key]
+            if value.HasField("func") and value.func.name:
+                yield key, value.func.name
+            elif value.HasField("list"):
+                for func in value.list.func:
+                    if func.name:
+                        yield key, func.name
+
+    # -- object graph --------------------------------------------------------------------------
+
+    @cached_property
+    def object_paths(self) -> dict[int, str]:
+        """A readable path for each object node, breadth first from the root (``root.layer-1.call``)."""
+        nodes = self.object_graph.nodes
+        paths: dict[int, str] = {}
+        if not len(nodes):
+            return paths
+        paths[0] = "root"
+        queue = [0]
+        while queue:
+            current = queue.pop(0)
+            for child in nodes[current].children:
+                if child.node_id not in paths and child.node_id < len(nodes):
+                    paths[child.node_id] = f"{paths[current]}.{child.local_name}"
+                    queue.append(child.node_id)
+        return paths
+
+    def root_child(self, name: str) -> Any | None:
+        nodes = self.object_graph.nodes
+        if not len(nodes):
+            return None
+        for child in nodes[0].children:
+            if child.local_name == name and child.node_id < len(nodes):
+                return nodes[child.node_id]
+        return None
+
+    @cached_property
+    def call_function(self) -> Any | None:
+        """The ``function`` object of the root's ``__call__``, if it has one."""
+        node = self.root_child("__call__")
+        if node is None or node.WhichOneof("kind") != "function":
+            return None
+        return node.function
+
+    @cached_property
+    def call_argument_names(self) -> list[str]:
+        function = self.call_function
+        if function is None or not function.HasField("function_spec"):
+            return []
+        try:
+            spec = decode_structure(function.function_spec.fullargspec)
+        except Exception:  # noqa: BLE001 - an undecodable spec just has no names
+            return []
+        names = [name for name in (getattr(spec, "args", None) or []) if name != "self"]
+        return names + list(getattr(spec, "kwonlyargs", None) or [])
+
+    @cached_property
+    def traces(self) -> list[Trace]:
+        """The traced concrete functions of ``__call__`` with their inputs, as ``ctx.traces`` reports them after loading."""
+        function = self.call_function
+        if function is None:
+            return []
+        names = self.call_argument_names
+        traces = []
+        for name in function.concrete_functions:
+            saved = self.object_graph.concrete_functions.get(name)
+            bound = tuple(saved.bound_inputs) if saved is not None else ()
+            try:
+                args, kwargs = decode_structure(saved.canonicalized_input_signature)
+            except Exception:  # noqa: BLE001 - unknown TypeSpec types: still list the trace
+                traces.append(Trace(name, None, "<undecodable signature>", None, {}, bound))
+                continue
+            args = tuple(args)
+            first = args[0] if args else None
+            named: dict[str, Any] = dict(zip(names[1:], args[1:]))
+            named.update(dict(kwargs))
+            training = named.pop("training", None)
+            traces.append(
+                Trace(
+                    function=name,
+                    image=_spec_json(first),
+                    first_argument=type(first).__name__,
+                    training=training if isinstance(training, bool) else None,
+                    extra_kwargs={key: _plain(value) for key, value in sorted(named.items())},
+                    bound_inputs=bound,
+                )
+            )
+        return traces
+
+    def object_functions(self) -> Iterator[tuple[str, str]]:
+        """``(object path, concrete function name)`` for every function saved in the object graph."""
+        paths = self.object_paths
+        for node_id, node in enumerate(self.object_graph.nodes):
+            kind = node.WhichOneof("kind")
+            path = paths.get(node_id, f"node {node_id}")
+            if kind == "function":
+                for name in node.function.concrete_functions:
+                    yield path, name
+            elif kind == "bare_concrete_function":
+                yield path, node.bare_concrete_function.concrete_function_name
+
+    def resource_functions(self) -> Iterator[tuple[str, str]]:
+        """Functions that loading runs on its own: resource creation/initialization (tables, iterators)."""
+        paths = self.object_paths
+        nodes = self.object_graph.nodes
+        for node_id, node in enumerate(nodes):
+            if node.WhichOneof("kind") != "resource":
+                continue
+            for child in node.children:
+                if child.local_name in ("_create_resource", "_initialize") and child.node_id < len(nodes):
+                    target = nodes[child.node_id]
+                    kind = target.WhichOneof("kind")
+                    if kind == "function":
+                        for name in target.function.concrete_functions:
+                            yield f"{paths.get(node_id, node_id)}.{child.local_name}", name
+                    elif kind == "bare_concrete_function":
+                        yield f"{paths.get(node_id, node_id)}.{child.local_name}", target.bare_concrete_function.concrete_function_name
+
+    # -- captured values, for constant folding ---------------------------------------------------
+
+    def capture_value(self, node_id: int) -> Any | None:
+        """The value of a captured constant or variable (read from the checkpoint as data), or None."""
+        import numpy as np
+
+        nodes = self.object_graph.nodes
+        if not 0 <= node_id < len(nodes):
+            return None
+        node = nodes[node_id]
+        kind = node.WhichOneof("kind")
+        if kind == "constant":
+            graph_node = self.graph.by_name.get(node.constant.operation)
+            if graph_node is not None and graph_node.op == "Const":
+                return const_value(graph_node)
+            return None
+        if kind == "variable":
+            key = self.checkpoint_keys.get(node_id)
+            reader = self.checkpoint_reader
+            if key is None or reader is None:
+                return None
+            try:
+                return np.asarray(reader.get_tensor(key))
+            except Exception:  # noqa: BLE001
+                return None
+        return None
+
+    @cached_property
+    def checkpoint_reader(self) -> Any | None:
+        if self.path is None:
+            return None
+        prefix = self.path / "variables" / "variables"
+        if not Path(f"{prefix}.index").is_file():
+            return None
+        tf = _tf()
+        try:
+            return tf.train.load_checkpoint(str(prefix))
+        except Exception:  # noqa: BLE001 - unreadable checkpoint: values unknown
+            return None
+
+    @cached_property
+    def checkpoint_keys(self) -> dict[int, str]:
+        """Object node id -> checkpoint key of its variable value (the checkpoint's object graph shares the ids)."""
+        reader = self.checkpoint_reader
+        if reader is None:
+            return {}
+        from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+        graph = trackable_object_graph_pb2.TrackableObjectGraph()
+        try:
+            graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+        except Exception:  # noqa: BLE001
+            return {}
+        keys = {}
+        for node_id, node in enumerate(graph.nodes):
+            for attribute in node.attributes:
+                if attribute.name == "VARIABLE_VALUE":
+                    keys[node_id] = attribute.checkpoint_key
+        return keys
+
+
+def const_value(node: Any) -> Any | None:
+    """The value of a ``Const`` node as a numpy array (None if it cannot be decoded)."""
+    _tf()
+    from tensorflow.python.framework import tensor_util
+
+    try:
+        return tensor_util.MakeNdarray(node.attr["value"].tensor)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# -- reading the file --------------------------------------------------------------------------------
+
+
+def read_saved_model(path: Path) -> Any | None:
+    """Parse ``saved_model.pb``/``.pbtxt`` in ``path`` (also for TF1 Hub modules); None if there is none."""
+    _tf()
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
+    proto = saved_model_pb2.SavedModel()
+    try:
+        if pb.is_file():
+            proto.ParseFromString(pb.read_bytes())
+        elif pbtxt.is_file():
+            text_format.Parse(pbtxt.read_text(errors="replace"), proto)
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - the loader reports corrupt protos
+        return None
+    return proto
+
+
+def choose_meta_graph(proto: Any, tags: tuple[str, ...] | list[str] = ()) -> Any | None:
+    """The MetaGraph with exactly ``tags``, else the ``serve`` one, else the first."""
+    if not proto.meta_graphs:
+        return None
+    if tags:
+        for meta_graph in proto.meta_graphs:
+            if set(meta_graph.meta_info_def.tags) == set(tags):
+                return meta_graph
+    for meta_graph in proto.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return meta_graph
+    return proto.meta_graphs[0]
+
+
+_cache_lock = threading.Lock()
+_program_cache: list[tuple[Any, Any, Program | None]] = []
+
+
+def program_for(source: Any) -> Program | None:
+    """The :class:`Program` of a ``ModelSource``'s chosen MetaGraph, shared by every check of a run."""
+    with _cache_lock:
+        for cached_source, _, program in _program_cache:
+            if cached_source is source:
+                return program
+    proto = saved_model_of(source)
+    program = None
+    if proto is not None:
+        meta_graph = choose_meta_graph(proto, tuple(getattr(source, "tags", ()) or ()))
+        if meta_graph is not None:
+            program = Program(meta_graph, Path(source.path) if Path(source.path).is_dir() else None)
+    with _cache_lock:
+        _program_cache.append((source, proto, program))
+        del _program_cache[:-4]
+    return program
+
+
+def saved_model_of(source: Any) -> Any | None:
+    """The parsed SavedModel proto of a ``ModelSource``; TF1 Hub modules are parsed here (the loader does not)."""
+    proto = getattr(source, "saved_model_proto", None)
+    if proto is not None:
+        return proto
+    path = Path(source.path)
+    if path.is_dir():
+        return read_saved_model(path)
+    return None
