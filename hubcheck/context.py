@@ -22,8 +22,10 @@ from hubcheck.options import DEFAULT_INPUT_SIZES, InputSize, RunOptions, Task
 from hubcheck.probe import GradientProbe, Probe, ProbeCall, ProbeKey
 from hubcheck.results import CheckResult, JSONValue, Status
 
-# Batch sizes probed: 1 (the edge case), 2 (training-mode and size probes, cheap),
-# 5 (odd, and holds one image of each kind; see hubcheck.images).
+# Batch sizes probed: 1 (the edge case) and 5 (odd, and holds one image of each kind; see
+# hubcheck.images) at the first input size, 2 at each further size. Every distinct input shape
+# costs the model a new function instantiation (about half a second on a MobileNet), so checks
+# share these few shapes rather than each making its own.
 SMALL_BATCH = 2
 FULL_BATCH = 5
 
@@ -197,12 +199,18 @@ class CheckContext:
     def probe(self) -> Probe:
         if not self.is_callable:
             raise ModelUnavailable("the root object has no traced __call__", "callable")
-        return Probe(self.root)
+        # With gradients wanted, every training-mode call runs under a tape: TensorFlow then uses
+        # one (taped) function instantiation for all of them instead of building two.
+        return Probe(self.root, tape_training_calls=self.wants_gradients)
+
+    @property
+    def wants_gradients(self) -> bool:
+        return self.options.wants("gradient-flow") and self.fine_tunable
 
     def call(self, batch: int, size: InputSize | None = None, training: bool | None = None, repeat: int = 0) -> ProbeCall:
         height, width = size or self.primary_size
         key = ProbeKey(batch, height, width, training, repeat)
-        if key == self.gradient_key and self.options.wants("gradient-flow") and self.fine_tunable:
+        if key == self.gradient_key and self.wants_gradients:
             # The training-mode call that gradient-flow differentiates: record it under a tape
             # the first time anyone asks, so the forward pass is paid once.
             self.gradients()
@@ -211,7 +219,7 @@ class CheckContext:
     @property
     def gradient_key(self) -> ProbeKey:
         height, width = self.primary_size
-        return ProbeKey(SMALL_BATCH, height, width, True if self.has_training_argument else None)
+        return ProbeKey(FULL_BATCH, height, width, True if self.has_training_argument else None)
 
     def gradients(self) -> GradientProbe:
         return self.probe.gradients(self.gradient_key, self.trainable_variables)
@@ -263,6 +271,12 @@ class CheckContext:
     @property
     def primary_size(self) -> InputSize:
         return self.input_sizes[0]
+
+    def batch_probes(self) -> list[tuple[int, InputSize]]:
+        """The (batch, size) calls of the batch-size check: 1 and 5 at the first size, 2 at the
+        second size if there is one (a shape output-size-constant needs anyway), else at the first."""
+        second = self.input_sizes[1] if len(self.input_sizes) > 1 else self.primary_size
+        return [(1, self.primary_size), (SMALL_BATCH, second), (FULL_BATCH, self.primary_size)]
 
     @cached_property
     def task(self) -> tuple[Task, str]:

@@ -98,8 +98,9 @@ def _describe_structure(result: Any) -> tuple[str, str]:
 class Probe:
     """Memoizing forward passes of ``root`` on deterministic probe images."""
 
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, tape_training_calls: bool = False) -> None:
         self._root = root
+        self._tape_training_calls = tape_training_calls
         self._calls: dict[ProbeKey, ProbeCall] = {}
         self._gradients: dict[ProbeKey, GradientProbe] = {}
 
@@ -111,7 +112,7 @@ class Probe:
     def images(self, key: ProbeKey) -> np.ndarray:
         return make_batch(key.batch, key.height, key.width)
 
-    def _invoke(self, key: ProbeKey) -> Any:
+    def _invoke(self, key: ProbeKey, under_tape: bool = False) -> Any:
         from hubcheck.tfimport import tensorflow
 
         tf = tensorflow()
@@ -123,6 +124,9 @@ class Probe:
         # Training mode may update state (batch-norm moving statistics); put the published
         # values back so that later inference calls see the model as it was shipped.
         with preserved_variables(self._root):
+            if self._tape_training_calls and not under_tape:  # never nest tapes: that asks for 2nd order
+                with tf.GradientTape():
+                    return self._root(images, training=True)
             return self._root(images, training=True)
 
     def call(self, key: ProbeKey) -> ProbeCall:
@@ -133,7 +137,9 @@ class Probe:
             except Exception as exc:  # the model's own failure is a finding, not a crash
                 self._calls[key] = ProbeCall(key, time.perf_counter() - started, error=one_line(exc))
             else:
-                self._calls[key] = self._record(key, result, time.perf_counter() - started)
+                record = self._record(key, result, time.perf_counter() - started)
+                taped = self._tape_training_calls and key.training is True
+                self._calls[key] = dataclasses.replace(record, taped=True) if taped else record
         return self._calls[key]
 
     def _record(self, key: ProbeKey, result: Any, seconds: float) -> ProbeCall:
@@ -162,7 +168,7 @@ class Probe:
         started = time.perf_counter()
         try:
             with tf.GradientTape() as tape:
-                result = self._invoke(key)
+                result = self._invoke(key, under_tape=True)
                 if not isinstance(result, tf.Tensor):
                     raise TypeError(f"the call returned {_describe_structure(result)[1]}, not a tensor")
                 weights = np.random.default_rng(7).normal(size=result.shape.as_list()).astype(np.float32)

@@ -81,7 +81,16 @@ def test_isolated_run_matches_the_in_process_run(model_path) -> None:
     path = model_path("classifier")
     isolated = run_isolated(path, RunOptions(), Limits(timeout_s=120))
     direct = run_checks(path, RunOptions())
-    assert [(r.id, r.status, r.message) for r in isolated.checks] == [(r.id, r.status, r.message) for r in direct.checks]
+    assert [(r.id, r.status) for r in isolated.checks] == [(r.id, r.status) for r in direct.checks]
+    assert isolated.result("logits").message == direct.result("logits").message
+
+
+def test_ignored_checks_are_not_run_in_the_child(model_path) -> None:
+    options = RunOptions(ignore=frozenset({"keras-layer", "gradient-flow"}))
+    report = run_isolated(model_path("classifier"), options, Limits(timeout_s=120))
+    ids = [r.id for r in report.checks]
+    assert "keras-layer" not in ids and "gradient-flow" not in ids
+    assert report.result("load").status is Status.PASS
 
 
 @pytest.mark.parametrize(("text", "expected"), [("512M", 512 << 20), ("4G", 4 << 30), ("1.5GiB", 3 << 29), ("1000", 1000)])

@@ -32,7 +32,8 @@ class FakeRuns:
         self.statuses: dict[str, dict[str, Status]] = {}  # model folder name -> check id -> status
         self.crash_on: str | None = None
 
-    def __call__(self, path: Path, options: RunOptions, checks: Any = None, progress: Any = None) -> Report:
+    def __call__(self, path: Path, options: RunOptions, checks: Any = None, progress: Any = None,
+                 source_problem: str | None = None) -> Report:
         name = Path(path).name
         self.calls.append((name, options))
         if name == self.crash_on:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext
+from hubcheck.context import CheckContext
 from hubcheck.loader import TensorInfo
 from hubcheck.registry import Check
 from hubcheck.results import Finding
@@ -93,9 +93,6 @@ def _layout_problem(image: TensorInfo) -> str | None:
     return f"has {shape[3]} channel(s); the API requires 3 (RGB)"
 
 
-BATCH_SIZES = (1, SMALL_BATCH, FULL_BATCH)
-
-
 class BatchSizeCheck(Check):
     """Any batch size works: the traced batch dimension is unknown and calls with several sizes succeed.
 
@@ -120,15 +117,16 @@ class BatchSizeCheck(Check):
             t.image and t.image.dtype == "float32" and (t.image.shape is None or t.image.shape[0] is None)
             for t in ctx.traces
         )
-        calls = {batch: ctx.call(batch) for batch in BATCH_SIZES}
-        errors = {batch: call.error for batch, call in calls.items() if not call.ok}
-        details = {"batch_sizes": list(BATCH_SIZES), "errors": {str(b): e for b, e in errors.items()}}
+        calls = [ctx.call(batch, size) for batch, size in ctx.batch_probes()]
+        errors = {call.key.describe(): call.error for call in calls if not call.ok}
+        batches = [call.key.batch for call in calls]
+        details = {"calls": [call.key.describe() for call in calls], "errors": errors}
         if not free and fixed:
             return Finding.failed(
                 f"The traces fix the batch size ({', '.join(fixed)}); trace __call__ with None as the batch dimension.",
                 fixed_batch_traces=fixed, **details,
             )
         if errors:
-            listed = "; ".join(f"batch {b}: {e}" for b, e in errors.items())
+            listed = "; ".join(f"{key}: {error}" for key, error in errors.items())
             return Finding.failed(f"Calls failed for some batch sizes: {listed}", **details)
-        return Finding.passed(f"Calls with batch sizes {', '.join(map(str, BATCH_SIZES))} succeed", **details)
+        return Finding.passed(f"Calls with batch sizes {', '.join(map(str, batches))} succeed", **details)

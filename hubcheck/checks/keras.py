@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hubcheck.context import SMALL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import FULL_BATCH, CheckContext, allclose, max_abs_difference
 from hubcheck.probe import one_line, preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding
@@ -33,8 +33,8 @@ class KerasLayerCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         training = False if ctx.has_training_argument else None
-        direct = ctx.tensor_call(SMALL_BATCH, training=training)
-        images = ctx.probe.images(ctx.call(SMALL_BATCH, training=training).key)
+        direct = ctx.tensor_call(FULL_BATCH, training=training)
+        images = ctx.probe.images(ctx.call(FULL_BATCH, training=training).key)
         # The training step updates the shared variables; later checks must see the published weights.
         with preserved_variables(ctx.root):
             return self._run_layer(ctx, direct, images)

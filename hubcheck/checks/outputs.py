@@ -71,9 +71,9 @@ def _size_probe_batch(ctx: CheckContext) -> int:
 
 
 def _size_probes(ctx: CheckContext) -> list[ProbeCall]:
-    """One call per input size (batch 1 at the primary size is already there)."""
+    """One call per input size: batch 1 at the first size (made already), batch 2 at the others."""
     batch = _size_probe_batch(ctx)
-    return [ctx.call(batch, size) for size in ctx.input_sizes]
+    return [ctx.call(1 if size == ctx.primary_size else batch, size) for size in ctx.input_sizes]
 
 
 class OutputShapeCheck(Check):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hubcheck.context import SMALL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import FULL_BATCH, CheckContext, allclose, max_abs_difference
 from hubcheck.registry import Check
 from hubcheck.results import Finding
 
@@ -40,12 +40,12 @@ class TrainingArgumentCheck(Check):
                     **details,
                 )
             return Finding.skipped("not applicable: no training argument and no trainable variables", **details)
-        calls = {value: ctx.call(SMALL_BATCH, training=value) for value in (False, True, None)}
+        calls = {value: ctx.call(FULL_BATCH, training=value) for value in (False, True, None)}
         failed = {value: call.error for value, call in calls.items() if value is not None and not call.ok}
         if failed:
             listed = "; ".join(f"training={value}: {error}" for value, error in failed.items())
             return Finding.failed(f"Calls with an explicit training value failed: {listed}", **details)
-        default, inference = ctx.tensor_call(SMALL_BATCH), ctx.tensor_call(SMALL_BATCH, training=False)
+        default, inference = ctx.tensor_call(FULL_BATCH), ctx.tensor_call(FULL_BATCH, training=False)
         tol = ctx.options.tolerances
         if not allclose(default, inference, tol.rtol, tol.atol):
             return Finding.failed(
@@ -103,11 +103,10 @@ class NoOutputDropoutCheck(Check):
     def run(self, ctx: CheckContext) -> Finding:
         if not ctx.has_training_argument:
             return Finding.skipped("not applicable: __call__ takes no training argument")
-        # Random ops with fixed seeds replay the same sequence in each function instantiation,
-        # and a taped call runs another instantiation: compare two untaped calls only.
-        first_repeat = 1 if ctx.call(SMALL_BATCH, training=True).taped else 0
-        first = ctx.tensor_call(SMALL_BATCH, training=True, repeat=first_repeat)
-        second = ctx.tensor_call(SMALL_BATCH, training=True, repeat=first_repeat + 1)
+        # Random ops with fixed seeds replay the same sequence in each function instantiation, and a
+        # taped call runs another instantiation than an untaped one: compare two calls of one kind.
+        first = ctx.tensor_call(FULL_BATCH, training=True)
+        second = ctx.tensor_call(FULL_BATCH, training=True, repeat=1)
         tol = ctx.options.tolerances
         evidence = dropout_evidence(first, second, tol.rtol, tol.atol)
         runs_differ = not allclose(second, first, tol.rtol, tol.atol)
