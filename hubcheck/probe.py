@@ -87,12 +87,27 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _leaf_shapes(result: Any) -> list[str]:
+    from hubcheck.tfimport import tensorflow
+
+    leaves = tensorflow().nest.flatten(result)
+    shapes = [f"{leaf.dtype.name}{list(leaf.shape)}" for leaf in leaves if hasattr(leaf, "dtype") and hasattr(leaf, "shape")]
+    return shapes
+
+
 def _describe_structure(result: Any) -> tuple[str, str]:
+    """``("list", "list of 2 items holding 10 tensors: float32[5, 40, 40, 64], ...")``."""
     if isinstance(result, dict):
-        return "dict", f"dict with keys {sorted(map(str, result))}"
-    if isinstance(result, (list, tuple)):
-        return type(result).__name__, f"{type(result).__name__} of {len(result)} items"
-    return type(result).__name__, f"a {type(result).__name__}"
+        kind, head = "dict", f"dict with keys {sorted(map(str, result))}"
+    elif isinstance(result, (list, tuple)):
+        kind, head = type(result).__name__, f"{type(result).__name__} of {len(result)} items"
+    else:
+        return type(result).__name__, f"a {type(result).__name__}"
+    shapes = _leaf_shapes(result)
+    if not shapes:
+        return kind, head
+    shown = ", ".join(shapes[:3]) + (", ..." if len(shapes) > 3 else "")
+    return kind, f"{head} holding {len(shapes)} tensor(s): {shown}"
 
 
 class Probe:

@@ -37,7 +37,8 @@ class OutputSingleTensorCheck(Check):
             return Finding.failed(f"obj(images) with images {call.key.describe()} raised {call.error}")
         if not call.is_tensor:
             return Finding.failed(
-                f"obj(images) returned {call.structure}; the API returns one [batch, N] tensor.",
+                f"obj(images) returned {call.structure}; the API returns one [batch, N] tensor. Return the "
+                "feature (or logits) tensor from __call__ and keep other outputs for a separate signature.",
                 returned=call.structure,
             )
         return Finding.passed(f"Returns a {call.dtype} tensor of shape {list(call.shape or ())}")
