@@ -86,6 +86,7 @@ class RunOptions:
     strict: bool = False
     tolerances: Tolerances = Tolerances()
     allow_unsafe_ops: bool = False  # load and call a model even when the unsafe-ops check fails
+    debug: bool = False  # a check that raises keeps its traceback in details["traceback"]
 
     def wants(self, check_id: str) -> bool:
         if self.select and check_id not in self.select:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -61,7 +62,8 @@ def run_check(check: type[Check], ctx: CheckContext) -> CheckResult:
         except ModelUnavailable as exc:
             finding = Finding.skipped(f"blocked by {exc.blocked_by}: {exc}", blocked_by=exc.blocked_by)
         except Exception as exc:  # a bug in a check must not take the other checks down
-            finding = Finding(Status.ERROR, f"the check raised {one_line(exc)}")
+            details = {"traceback": traceback.format_exc()} if ctx.options.debug else {}
+            finding = Finding(Status.ERROR, f"the check raised {one_line(exc)}", details)
     return CheckResult(
         id=check.id,
         title=check.title,

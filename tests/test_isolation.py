@@ -120,3 +120,29 @@ def test_a_crashing_check_leaves_the_others_intact(tmp_path: Path) -> None:
     assert [r.status for r in report.checks] == [Status.FAIL, Status.ERROR, Status.SKIP]
     assert report.result("explodes").message == "the check raised RuntimeError: boom second line"
     assert report.result("callable").details["blocked_by"] == "load"
+
+
+def test_debug_keeps_the_traceback_of_a_crashing_check(tmp_path: Path) -> None:
+    quiet = run_checks(tmp_path, RunOptions(), checks=[ExplodingCheck])
+    loud = run_checks(tmp_path, RunOptions(debug=True), checks=[ExplodingCheck])
+    assert "traceback" not in quiet.result("explodes").details
+    trace = loud.result("explodes").details["traceback"]
+    assert "Traceback (most recent call last)" in trace and "RuntimeError: boom" in trace
+
+
+TIMINGS = {"duration_s", "load_seconds", "seconds"}
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("fixture", ["feature_vector", "output_dropout", "random_inference"])
+def test_the_same_model_checked_twice_gives_the_same_report(model_path, fixture: str) -> None:
+    first = run_checks(model_path(fixture), RunOptions()).to_json()
+    second = run_checks(model_path(fixture), RunOptions()).to_json()
+    assert _without_timings(first) == _without_timings(second)

@@ -574,3 +574,60 @@ def test_report_fields() -> None:
         "source": "m.tar.gz", "source_kind": "archive", "resolved_path": "/c/x", "content_hash": EMPTY_HASH,
         "archive_hash": "sha256:" + "1" * 64, "cached": True,
     }
+
+
+# -- through the command line, as a new user would run it ------------------------------------------
+
+
+def _cli_json(args: list[str], tmp_path: Path) -> tuple[int, dict | None, str]:
+    import json
+
+    from click.testing import CliRunner
+
+    from hubcheck.cli import main
+
+    target = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["--format", "json", "--output", str(target), *args])
+    assert "Traceback" not in result.output
+    document = json.loads(target.read_text()) if target.exists() else None
+    return result.exit_code, document, result.output
+
+
+def test_cli_checks_a_url_and_records_where_it_came_from(server: Server, tmp_path: Path, validate_report) -> None:
+    url = server.url("good.tar.gz")
+    code, document, _ = _cli_json(["--cache-dir", str(tmp_path / "cache"), url], tmp_path)
+    assert document is not None
+    validate_report(document)
+    model = document["model"]
+    assert model["path"] == url and model["source_kind"] == "url" and not model["cached"]
+    assert model["content_hash"].startswith("sha256:")
+    assert {c["id"]: c["status"] for c in document["checks"]}["load"] == "pass"
+    again_code, again, _ = _cli_json(["--offline", "--cache-dir", str(tmp_path / "cache"), url], tmp_path)
+    assert again is not None and again["model"]["cached"] and again_code == code
+    assert again["model"]["content_hash"] == model["content_hash"]
+    assert server.hits("good.tar.gz") == 1
+
+
+def test_cli_fails_load_for_an_unsafe_archive(archive_file: Callable[[str], Path], tmp_path: Path,
+                                             validate_report) -> None:
+    code, document, _ = _cli_json(["--cache-dir", str(tmp_path / "cache"), str(archive_file("traversal.tar.gz"))],
+                                  tmp_path)
+    assert code == 1 and document is not None
+    validate_report(document)
+    load = {c["id"]: c for c in document["checks"]}["load"]
+    assert load["status"] == "fail" and ".." in load["message"]
+    _nothing_escaped(tmp_path)
+
+
+def test_cli_exit_4_when_the_host_answers_404(server: Server, tmp_path: Path) -> None:
+    code, document, output = _cli_json(["--cache-dir", str(tmp_path / "cache"), server.url("missing.tar.gz")],
+                                       tmp_path)
+    assert code == 4 and document is None
+    assert "404" in output
+
+
+def test_cli_exit_2_offline_without_a_cached_copy(server: Server, tmp_path: Path) -> None:
+    code, _, output = _cli_json(["--offline", "--cache-dir", str(tmp_path / "cache"), server.url("good.tar.gz")],
+                                tmp_path)
+    assert code == 2 and server.hits("good.tar.gz") == 0
+    assert "cache" in output
