@@ -1,7 +1,8 @@
 """Command line: parse options into a plain object, build what it names, run, report, exit.
 
-``hubcheck MODEL`` runs the ``check`` command; other commands (``inspect``) are
-subcommands of the same group.
+``hubcheck MODEL`` runs the ``check`` command; other commands (``inspect``, ``merge``) are
+subcommands of the same group. Catalog mode (``--catalog``, ``--jobs``, ``--shard``, ``merge``)
+is described in docs/catalog.md.
 """
 
 from __future__ import annotations
@@ -9,25 +10,26 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import traceback
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from hubcheck.catalog import CatalogEntry, CatalogError, Shard, default_jobs, entries_from_args, read_catalog
 from hubcheck.config import Config, ConfigError, Settings, as_check_kwargs, load_config
 from hubcheck.exitcodes import ExitCode, exit_code_for
 from hubcheck.isolation import DEFAULT_TIMEOUT_S, Limits, parse_size
 from hubcheck.options import RunOptions, Task, Tolerances, parse_input_size, parse_tolerance
 from hubcheck.reporters import REPORTERS, build_reporter
-from hubcheck.results import CheckResult, Report
+from hubcheck.results import Report
 
 if TYPE_CHECKING:
     from hubcheck.runner import ProgressCallback
     from hubcheck.sources import ResolvedModel
+
+Plan = tuple["ResolvedModel", RunOptions]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,19 @@ class CliOptions:
     offline: bool = False
     cache_dir: Path | None = None
     fetch_timeout: float = 60.0
+    catalogs: tuple[Path, ...] = ()
+    jobs: int | None = None
+    shard: str | None = None
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    """``hubcheck merge``'s command line: JSON reports in, one catalog report out."""
+
+    inputs: tuple[Path, ...]
+    format: str
+    output: Path | None
+    reports: tuple[str, ...]
 
 
 def _split_ids(values: tuple[str, ...]) -> frozenset[str]:
@@ -111,7 +126,7 @@ def build_run_options(cli: CliOptions, config: Config | None = None, model: Path
     return config.run_options(model, settings) if model is not None else settings.over(config.settings).run_options()
 
 
-def build_outputs(cli: CliOptions) -> list[tuple[str, Path | None]]:
+def build_outputs(cli: CliOptions | MergeOptions) -> list[tuple[str, Path | None]]:
     """``(format, file)`` pairs: ``--format``/``--output`` first (``None``: stdout), then each ``--report``."""
     outputs: list[tuple[str, Path | None]] = [(cli.format, cli.output)]
     for text in cli.reports:
@@ -165,27 +180,37 @@ def _explain(check_id: str) -> str:
     return f"{check.id}: {check.title}\n\n{check.explanation()}{requires}\n"
 
 
-def _progress(enabled: bool) -> tuple[AbstractContextManager[Any], Callable[[str], ProgressCallback | None]]:
-    """A spinner on stderr naming the model and the running check, when stderr is a terminal.
+def build_entries(cli: CliOptions) -> list[CatalogEntry]:
+    """Every model named: the MODEL arguments, then each ``--catalog`` file's lines; exit 2 when none."""
+    entries = entries_from_args(cli.models)
+    try:
+        for catalog in cli.catalogs:
+            entries += read_catalog(catalog)
+    except CatalogError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not entries:
+        raise click.UsageError(f"no models to check: {', '.join(map(str, cli.catalogs))} lists none")
+    return entries
 
-    Returns the spinner's context and a factory of per-model progress callbacks.
-    """
-    if not enabled:
-        return nullcontext(), lambda label: None
-    from rich.console import Console
 
-    status = Console(stderr=True).status("loading the model")
+def build_shard(cli: CliOptions) -> Shard | None:
+    """``--shard I/N`` (1-based); exit 2 for 0/4, 5/4 or anything that is not I/N."""
+    if cli.shard is None:
+        return None
+    try:
+        return Shard.parse(cli.shard)
+    except CatalogError as exc:
+        raise click.UsageError(str(exc)) from None
 
-    def for_model(label: str) -> ProgressCallback:
-        status.update(f"{label}: loading the model")
 
-        def update(check_id: str, result: CheckResult | None) -> None:
-            if result is None:
-                status.update(f"{label}: checking {check_id}")
-
-        return update
-
-    return status, for_model
+def build_jobs(cli: CliOptions, limits: Limits | None) -> int:
+    """How many models to check at once: ``--jobs``, else the CPU count; 1 with ``--in-process``."""
+    if limits is None:
+        if cli.jobs is not None and cli.jobs > 1:
+            click.echo(f"hubcheck: --jobs {cli.jobs} ignored: --in-process checks one model at a time "
+                       "(in parallel, each model gets its own bounded process)", err=True)
+        return 1
+    return cli.jobs if cli.jobs is not None else default_jobs()
 
 
 class DefaultGroup(click.Group):
@@ -199,7 +224,7 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | inspect MODEL")
+        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT...")
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -212,7 +237,7 @@ def main() -> None:
     epilog="Settings come from [tool.hubcheck] in the nearest pyproject.toml (or --config); the command line "
     "overrides them. Exit codes: 0 conforms, 1 a check failed or errored (or warned with --strict), "
     "2 usage or configuration error, 3 internal error, 4 the model could not be downloaded. "
-    "See also: hubcheck inspect MODEL.",
+    "Catalog mode (--catalog, --jobs, --shard, hubcheck merge): docs/catalog.md. See also: hubcheck inspect MODEL.",
 )
 @click.argument("models", nargs=-1, metavar="MODEL...")
 @click.option("--task", type=click.Choice([t.value for t in Task]), default=None,
@@ -246,6 +271,14 @@ def main() -> None:
               help="Cache for downloads and unpacked archives.  [default: $TFHUB_CACHE_DIR, else <tmp>/tfhub_modules]")
 @click.option("--fetch-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               metavar="SECONDS", help="Give up a download when the host sends nothing for this long.")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also check the models listed in FILE, one MODEL per line; '#' starts a comment, relative "
+                   "paths are relative to FILE's folder (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Check N models at once, each in its own bounded process.  [default: the number of CPUs]")
+@click.option("--shard", metavar="I/N",
+              help="Check only the I-th (1-based) of N deterministic slices of the models, e.g. one job of a "
+                   "CI matrix; combine the slices' JSON reports with hubcheck merge.")
 @click.option("--list-checks", is_flag=True, help="List the checks and exit.")
 @click.option("--explain", metavar="ID", help="Explain one check (when it fails, how to fix it) and exit.")
 @click.version_option(package_name="hubcheck", prog_name="hubcheck")
@@ -253,26 +286,41 @@ def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[
                   ignore: tuple[str, ...], strict: bool | None, format_: str, output: Path | None,
                   reports: tuple[str, ...], tolerances: tuple[str, ...], config: Path | None, no_config: bool,
                   allow_unsafe_ops: bool, timeout: float, max_memory: str | None, in_process: bool, offline: bool,
-                  cache_dir: Path | None, fetch_timeout: float, list_checks: bool, explain: str | None) -> None:
+                  cache_dir: Path | None, fetch_timeout: float, catalogs: tuple[Path, ...], jobs: int | None,
+                  shard: str | None, list_checks: bool, explain: str | None) -> None:
     """Check each MODEL (a SavedModel directory, a .tar.gz of one, a URL or a hub handle) against the image API."""
     cli = CliOptions(models, task, input_sizes, select, ignore, strict, format_, output, reports, tolerances,
                      config, no_config, allow_unsafe_ops, list_checks, explain, in_process, timeout, max_memory,
-                     offline, cache_dir, fetch_timeout)
+                     offline, cache_dir, fetch_timeout, catalogs, jobs, shard)
     if cli.list_checks:
         click.echo(_list_checks(), nl=False)
         return
     if cli.explain:
         click.echo(_explain(cli.explain), nl=False)
         return
-    if not cli.models:
-        raise click.UsageError("missing MODEL: give the path of a SavedModel directory")
+    if not cli.models and not cli.catalogs:
+        raise click.UsageError("missing MODEL: give the path of a SavedModel directory (or --catalog FILE)")
     configuration = build_config(cli)
     limits = build_limits(cli)
     outputs = build_outputs(cli)
-    resolved = [_resolve(cli, spec) for spec in cli.models]
+    part = build_shard(cli)
+    entries = build_entries(cli)
+    workers = build_jobs(cli, limits)
+    if part is not None:
+        mine = part.select(entries)
+        click.echo(f"hubcheck: shard {part}: {len(mine)} of {len(entries)} models"
+                   + ("; nothing to check" if not mine else ""), err=True)
+        entries = mine
+    resolved = [_resolve(cli, entry.target) for entry in entries]  # every download before any check
     plans = [(model, build_run_options(cli, configuration, _config_key(model))) for model in resolved]
 
-    results = _run(plans, limits)
+    results = _run(plans, limits, workers)
+    _write_outputs(results, outputs)
+    sys.exit(int(exit_code_for(results)))
+
+
+def _write_outputs(results: Sequence[Report], outputs: list[tuple[str, Path | None]]) -> None:
+    """Render ``results`` once per output: stdout (colored for a terminal table) or a file, written whole."""
     for index, (name, path) in enumerate(outputs):
         if path is None:
             color = sys.stdout.isatty() and name == "table"
@@ -284,7 +332,6 @@ def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[
 
             for report in results:
                 click.echo(f"{summary_line(report)}; report written to {path}", err=True)
-    sys.exit(int(exit_code_for(results)))
 
 
 def build_limits(cli: CliOptions) -> Limits | None:
@@ -316,31 +363,72 @@ def _config_key(model: ResolvedModel) -> Path:
     return Path(model.source) if model.kind in ("directory", "archive", "file") else model.local_path
 
 
-def _run(plans: list[tuple[ResolvedModel, RunOptions]], limits: Limits | None) -> list[Report]:
-    """Check each model through the Python API; a crash of hubcheck itself exits 3."""
+def _run(plans: list[Plan], limits: Limits | None, jobs: int = 1) -> list[Report]:
+    """Check each model through the Python API, ``jobs`` at a time, each in its own bounded process (unless
+    ``limits`` is ``None``: in this process, one by one). Reports come in the order of ``plans``, a model
+    that fails or dies is a report like the others, and a crash of hubcheck itself exits 3."""
     import hubcheck
+    from hubcheck.catalog import ModelCrash, check_all, progress_display
+    from hubcheck.isolation import stop_all_children
     from hubcheck.tfimport import native_logs_silenced
 
     isolation = {"isolate": False} if limits is None else {
         "isolate": True, "timeout_s": limits.timeout_s, "max_memory_bytes": limits.max_memory_bytes}
-    results: list[Report] = []
-    crash: tuple[str, str] | None = None
-    with native_logs_silenced():
-        spinner, progress = _progress(sys.stderr.isatty())
-        with spinner:
-            for number, (model, options) in enumerate(plans, start=1):
-                label = f"[{number}/{len(plans)}] {model.source}" if len(plans) > 1 else model.source
-                try:
-                    results.append(hubcheck.check(model, progress=progress(label), **isolation,
-                                                  **as_check_kwargs(options)))
-                except Exception:
-                    crash = model.source, traceback.format_exc()
-                    break
-    if crash is not None:
-        click.echo(f"hubcheck: internal error while checking {crash[0]}; please report it with the command "
-                   f"line and the output of `hubcheck --version`.\n{crash[1]}", err=True, nl=False)
+
+    def check_one(plan: Plan, progress: ProgressCallback | None) -> Report:
+        model, options = plan
+        return hubcheck.check(model, progress=progress, **isolation, **as_check_kwargs(options))
+
+    labels = [model.source for model, _ in plans]
+    try:
+        with native_logs_silenced(), progress_display(labels, sys.stderr.isatty()) as observer:
+            return check_all(plans, check_one, labels=labels, jobs=jobs, observer=observer,
+                             stop_children=stop_all_children)
+    except ModelCrash as crash:
+        click.echo(f"hubcheck: internal error while checking {crash.label}; please report it with the command "
+                   f"line and the output of `hubcheck --version`.\n{crash.details}", err=True, nl=False)
         sys.exit(int(ExitCode.INTERNAL))
-    return results
+
+
+@main.command(
+    "merge",
+    epilog="Exit codes: 0 every model conforms, 1 at least one does not, 2 a file is not a hubcheck JSON report. "
+    "See docs/catalog.md.",
+)
+@click.argument("inputs", nargs=-1, required=True, metavar="REPORT...",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "format_", type=click.Choice(list(REPORTERS)), default="table", show_default=True,
+              help="Format of the combined report (json gives {\"reports\": [...]}).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the combined report to this file instead of stdout.")
+@click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH",
+              help=f"Also write the combined report in FORMAT ({', '.join(REPORTERS)}) to PATH (repeatable).")
+def merge_command(inputs: tuple[Path, ...], format_: str, output: Path | None, reports: tuple[str, ...]) -> None:
+    """Combine JSON reports (per model or per shard, from hubcheck --format json) into one catalog report."""
+    options = MergeOptions(inputs, format_, output, reports)
+    outputs = build_outputs(options)
+    results = build_merged(options)
+    _write_outputs(results, outputs)
+    sys.exit(int(exit_code_for(results)))
+
+
+def build_merged(options: MergeOptions) -> list[Report]:
+    """The reports of every input, in the order given; exit 2 naming the first file that is not a report."""
+    from hubcheck.catalog import load_reports
+
+    merged: list[tuple[Report, Path]] = []
+    try:
+        for path in options.inputs:
+            merged += [(report, path) for report in load_reports(path)]
+    except CatalogError as exc:
+        raise click.UsageError(str(exc)) from None
+    seen: dict[str, Path] = {}
+    for report, path in merged:
+        name = str(report.model.get("path", "?"))
+        if name in seen:
+            click.echo(f"hubcheck: warning: {name} is in {seen[name]} and in {path}; both are kept", err=True)
+        seen.setdefault(name, path)
+    return [report for report, _ in merged]
 
 
 from hubcheck.inspect_cli import inspect_command  # noqa: E402

@@ -218,8 +218,8 @@ class CheckContext:
 
     @property
     def gradient_key(self) -> ProbeKey:
-        height, width = self.primary_size
-        return ProbeKey(FULL_BATCH, height, width, True if self.has_training_argument else None)
+        height, width = self.training_size
+        return ProbeKey(SMALL_BATCH, height, width, True if self.has_training_argument else None)
 
     def gradients(self) -> GradientProbe:
         return self.probe.gradients(self.gradient_key, self.trainable_variables)
@@ -271,6 +271,16 @@ class CheckContext:
     @property
     def primary_size(self) -> InputSize:
         return self.input_sizes[0]
+
+    @property
+    def training_size(self) -> InputSize:
+        """Where training-mode calls and gradients are probed: the smallest size, with batch 2.
+
+        Training mode is a function instantiation of its own whatever the shape, so nothing is
+        shared by matching the inference shapes, while the backward pass's memory grows with
+        batch x height x width.
+        """
+        return min(self.input_sizes, key=lambda size: size[0] * size[1])
 
     def batch_probes(self) -> list[tuple[int, InputSize]]:
         """The (batch, size) calls of the batch-size check: 1 and 5 at the first size, 2 at the

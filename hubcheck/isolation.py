@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,6 +95,26 @@ def _rss_bytes(pid: int) -> int:
     return total
 
 
+_live_children: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+def stop_all_children() -> int:
+    """Kill every checking child this process started and has not reaped yet; returns how many.
+
+    For callers that run several :func:`run_isolated` in worker threads (catalog mode): on Ctrl-C
+    the main thread calls this, and each worker's run then ends at once with a partial report.
+    """
+    with _live_lock:
+        children = [child for child in _live_children if child.poll() is None]
+    for child in children:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(children)
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -149,6 +170,8 @@ def run_isolated(
         start_new_session=True,  # so the parent can kill the child and anything the model spawned
     )
     os.close(write_fd)
+    with _live_lock:
+        _live_children.add(process)
     assert process.stdin is not None
     process.stdin.write(pickle.dumps((str(path), options, [c.id for c in catalog], source_problem)))
     process.stdin.close()
@@ -177,6 +200,8 @@ def run_isolated(
     finally:
         if process.poll() is None:
             _kill_group(process)
+        with _live_lock:
+            _live_children.discard(process)
         os.close(read_fd)
     return _partial_report(path, options, catalog, finished, running, stop_reason, started)
 

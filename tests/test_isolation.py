@@ -146,3 +146,24 @@ def test_the_same_model_checked_twice_gives_the_same_report(model_path, fixture:
     first = run_checks(model_path(fixture), RunOptions()).to_json()
     second = run_checks(model_path(fixture), RunOptions()).to_json()
     assert _without_timings(first) == _without_timings(second)
+
+
+def test_stop_all_children_ends_runs_in_worker_threads(pathological_models) -> None:
+    import threading
+    import time
+
+    from hubcheck.isolation import stop_all_children
+
+    reports = []
+    worker = threading.Thread(
+        target=lambda: reports.append(run_isolated(pathological_models["hangs"], RunOptions(), Limits(timeout_s=300)))
+    )
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and stop_all_children() == 0:
+        time.sleep(0.2)
+    worker.join(30)
+    assert not worker.is_alive()
+    (report,) = reports
+    assert report.failed
+    assert any("killed" in r.message or "exited" in r.message for r in report.checks if r.status is Status.ERROR)

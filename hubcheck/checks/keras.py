@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hubcheck.context import FULL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, allclose, max_abs_difference
 from hubcheck.probe import one_line, preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding
@@ -51,7 +51,9 @@ class KerasLayerCheck(Check):
         stage = "wrapping the model in hub.KerasLayer"
         try:
             layer = hub.KerasLayer(ctx.root, trainable=fine_tunable)
-            model = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=(height, width, 3)), layer])
+            # A fixed input shape only where the traces fix one: the training step uses another size.
+            input_shape = (height, width, 3) if ctx.traced_sizes else (None, None, 3)
+            model = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=input_shape), layer])
             stage = "predicting with the tf-keras model"
             # Eager calls go through the same KerasLayer code as model.predict/fit (weights, losses,
             # the training flag) without retracing the whole network into a new graph, which costs
@@ -67,11 +69,11 @@ class KerasLayerCheck(Check):
             if not fine_tunable:
                 return Finding.passed("hub.KerasLayer output equals the direct call (not fine-tunable)")
             stage = "fine-tuning one step with trainable=True"
-            return self._fine_tune(ctx, model, layer, images, direct.shape)
+            return self._fine_tune(ctx, model, layer)
         except Exception as exc:  # what the consumer would see
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
 
-    def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any, images: np.ndarray, shape: tuple[int, ...]) -> Finding:
+    def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any) -> Finding:
         import tf_keras
 
         expected_weights = len(ctx.trainable_variables)
@@ -96,9 +98,12 @@ class KerasLayerCheck(Check):
         from hubcheck.tfimport import tensorflow
 
         tf = tensorflow()
+        # The training-mode probe's images and shape, whose (taped) instantiation exists already.
+        probe_call = ctx.call(SMALL_BATCH, ctx.training_size, training=True)
+        images = ctx.probe.images(probe_call.key)
         before = [v.numpy() for v in layer.trainable_weights]
         optimizer = tf_keras.optimizers.SGD(learning_rate=0.01)
-        targets = tf.constant(np.random.default_rng(3).normal(size=shape).astype(np.float32))
+        targets = tf.constant(np.random.default_rng(3).normal(size=probe_call.shape or ()).astype(np.float32))
         with tf.GradientTape() as tape:
             outputs = model(tf.constant(images), training=True)
             loss_tensor = tf.reduce_mean(tf.square(outputs - targets))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hubcheck.context import FULL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, allclose, max_abs_difference
 from hubcheck.registry import Check
 from hubcheck.results import Finding
 
@@ -40,7 +40,8 @@ class TrainingArgumentCheck(Check):
                     **details,
                 )
             return Finding.skipped("not applicable: no training argument and no trainable variables", **details)
-        calls = {value: ctx.call(FULL_BATCH, training=value) for value in (False, True, None)}
+        calls = {value: ctx.call(FULL_BATCH, training=value) for value in (False, None)}
+        calls[True] = ctx.call(SMALL_BATCH, ctx.training_size, training=True)
         failed = {value: call.error for value, call in calls.items() if value is not None and not call.ok}
         if failed:
             listed = "; ".join(f"training={value}: {error}" for value, error in failed.items())
@@ -105,8 +106,8 @@ class NoOutputDropoutCheck(Check):
             return Finding.skipped("not applicable: __call__ takes no training argument")
         # Random ops with fixed seeds replay the same sequence in each function instantiation, and a
         # taped call runs another instantiation than an untaped one: compare two calls of one kind.
-        first = ctx.tensor_call(FULL_BATCH, training=True)
-        second = ctx.tensor_call(FULL_BATCH, training=True, repeat=1)
+        first = ctx.tensor_call(SMALL_BATCH, ctx.training_size, training=True)
+        second = ctx.tensor_call(SMALL_BATCH, ctx.training_size, training=True, repeat=1)
         tol = ctx.options.tolerances
         evidence = dropout_evidence(first, second, tol.rtol, tol.atol)
         runs_differ = not allclose(second, first, tol.rtol, tol.atol)

@@ -45,17 +45,24 @@ def _counts(report: Report) -> str:
     return ", ".join(f"{n} {status}" for status, n in report.summary.items() if n) or "no checks"
 
 
+def _problems(report: Report) -> str:
+    """The checks that make the report fail, as code spans; an em dash when none does."""
+    bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if report.strict else set())
+    return ", ".join(code(result.id) for result in report.checks if result.status in bad) or "—"
+
+
 class MarkdownReporter:
-    """One section per model; several models get an overview table first."""
+    """One section per model; several models (a catalog, none at all) get an overview table first."""
 
     def render(self, reports: Sequence[Report], *, color: bool = False) -> str:
         lines: list[str] = []
-        if len(reports) > 1:
+        if len(reports) != 1:
             failed = sum(report.failed for report in reports)
             lines += [f"## hubcheck: {len(reports)} models, {failed} nonconformant", "",
-                      "| model | verdict | checks |", "| --- | --- | --- |"]
+                      "| model | verdict | checks | failing checks |", "| --- | --- | --- | --- |"]
             for report in reports:
-                lines.append(f"| {code(str(report.model.get('path', '?')))} | {_verdict(report)} | {_counts(report)} |")
+                lines.append(f"| {code(str(report.model.get('path', '?')))} | {_verdict(report)} | {_counts(report)} "
+                             f"| {_problems(report)} |")
             lines.append("")
         level = "###" if len(reports) > 1 else "##"
         for report in reports:
