@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -34,7 +35,9 @@ class TableReporter:
 
     def render(self, reports: Sequence[Report], *, color: bool = False) -> str:
         buffer = io.StringIO()
-        console = Console(file=buffer, width=self.width, force_terminal=color, no_color=not color,
+        # On a terminal, fit it; in a file or pipe, a fixed width keeps the output reproducible.
+        width = shutil.get_terminal_size((self.width, 24)).columns if color else self.width
+        console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
                           highlight=False, soft_wrap=False)
         for report in reports:
             self._render_one(console, report)
