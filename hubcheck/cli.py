@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -213,6 +213,24 @@ def build_jobs(cli: CliOptions, limits: Limits | None) -> int:
     return cli.jobs if cli.jobs is not None else default_jobs()
 
 
+def report_options(format_help: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format``/``--output``/``--report``, shared by the commands that write reports."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed([
+            click.option("--format", "format_", type=click.Choice(list(REPORTERS)), default="table",
+                         show_default=True, help=format_help),
+            click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+                         help=f"Write {what} to this file instead of stdout."),
+            click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH",
+                         help=f"Also write {what} in FORMAT ({', '.join(REPORTERS)}) to PATH (repeatable)."),
+        ]):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 class DefaultGroup(click.Group):
     """``hubcheck MODEL`` means ``hubcheck check MODEL``; ``hubcheck inspect MODEL`` is a subcommand."""
 
@@ -248,12 +266,7 @@ def main() -> None:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these checks (comma-separated, repeatable).")
 @click.option("--strict/--no-strict", default=None,
               help="Warnings fail the run too (--no-strict overrides strict = true in the configuration).")
-@click.option("--format", "format_", type=click.Choice(list(REPORTERS)), default="table", show_default=True,
-              help="Report format; several models give one combined document.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file instead of stdout.")
-@click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH",
-              help=f"Also write the report in FORMAT ({', '.join(REPORTERS)}) to PATH (repeatable).")
+@report_options("Report format; several models give one combined document.", "the report")
 @click.option("--tolerance", "tolerances", multiple=True, metavar="NAME=VALUE",
               help=f"Change a numeric tolerance ({', '.join(Tolerances.names())}).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
@@ -397,12 +410,7 @@ def _run(plans: list[Plan], limits: Limits | None, jobs: int = 1) -> list[Report
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="REPORT...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "format_", type=click.Choice(list(REPORTERS)), default="table", show_default=True,
-              help="Format of the combined report (json gives {\"reports\": [...]}).")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the combined report to this file instead of stdout.")
-@click.option("--report", "reports", multiple=True, metavar="FORMAT=PATH",
-              help=f"Also write the combined report in FORMAT ({', '.join(REPORTERS)}) to PATH (repeatable).")
+@report_options('Format of the combined report (json gives {"reports": [...]}).', "the combined report")
 def merge_command(inputs: tuple[Path, ...], format_: str, output: Path | None, reports: tuple[str, ...]) -> None:
     """Combine JSON reports (per model or per shard, from hubcheck --format json) into one catalog report."""
     options = MergeOptions(inputs, format_, output, reports)
