@@ -167,3 +167,23 @@ def test_stop_all_children_ends_runs_in_worker_threads(pathological_models) -> N
     (report,) = reports
     assert report.failed
     assert any("killed" in r.message or "exited" in r.message for r in report.checks if r.status is Status.ERROR)
+
+
+def test_cli_writes_a_valid_report_for_a_model_that_never_returns(pathological_models, tmp_path: Path,
+                                                                   validate_report) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from hubcheck.cli import main
+
+    target = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["--timeout", "12", "--format", "json", "--output", str(target),
+                                       str(pathological_models["hangs"])], env={"HUBCHECK_IN_PROCESS": ""})
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    document = json.loads(target.read_text())
+    validate_report(document)
+    errors = [c for c in document["checks"] if c["status"] == "error"]
+    assert len(errors) == 1 and "timed out after 12s" in errors[0]["message"]
+    assert {c["id"]: c["status"] for c in document["checks"]}["load"] == "pass"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubcheck.exitcodes import ExitCode, exit_code_for
@@ -75,3 +75,24 @@ def test_finding_constructors_set_status() -> None:
     assert Finding.failed("no", x=1).details == {"x": 1}
     assert Finding.warned("hm").status is Status.WARN
     assert Finding.skipped("n/a").status is Status.SKIP
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(reports(), min_size=1, max_size=3))
+def test_random_reports_through_every_reporter(validate_report, batch: list[Report]) -> None:
+    import xml.etree.ElementTree as ET
+
+    from hubcheck.reporters import REPORTERS, build_reporter
+
+    for name in REPORTERS:
+        text = build_reporter(name).render(batch)
+        assert isinstance(text, str) and text
+        if name == "json":
+            document = json.loads(text)
+            validate_report(document)
+            found = [document] if len(batch) == 1 else document["reports"]
+            assert [Report.from_json(d).to_json() for d in found] == [json.loads(json.dumps(r.to_json())) for r in batch]
+        elif name == "junit":
+            root = ET.fromstring(text)
+            cases = root.iter("testcase")
+            assert sum(1 for _ in cases) == sum(len(r.checks) for r in batch)
