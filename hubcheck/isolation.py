@@ -141,7 +141,7 @@ class _Lines:
                 self.closed = True
             self.buffer += chunk
         *lines, self.buffer = self.buffer.split(b"\n")
-        return [tuple(json.loads(line)) for line in lines if line.strip()]  # type: ignore[misc]
+        return [tuple(json.loads(line)) for line in lines if line.strip()]
 
 
 def run_isolated(

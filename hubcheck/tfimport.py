@@ -73,6 +73,6 @@ def native_logs_silenced() -> Iterator[None]:
 
 def _fileno(stream: object) -> int | None:
     try:
-        return stream.fileno()  # type: ignore[attr-defined,no-any-return]
+        return stream.fileno()  # type: ignore[attr-defined]
     except (AttributeError, OSError, ValueError):
         return None

@@ -9,7 +9,7 @@ import numpy as np
 from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, allclose, max_abs_difference
 from hubcheck.probe import one_line, preserved_variables
 from hubcheck.registry import Check
-from hubcheck.results import Finding
+from hubcheck.results import Finding, JSONValue
 
 
 class KerasLayerCheck(Check):
@@ -78,7 +78,7 @@ class KerasLayerCheck(Check):
 
         expected_weights = len(ctx.trainable_variables)
         expected_losses = len(list(getattr(ctx.root, "regularization_losses", None) or []))
-        details = {
+        details: dict[str, JSONValue] = {
             "trainable_weights": len(layer.trainable_weights),
             "expected_trainable_weights": expected_weights,
             "losses": len(layer.losses),
@@ -103,7 +103,7 @@ class KerasLayerCheck(Check):
         images = ctx.probe.images(probe_call.key)
         before = [v.numpy() for v in layer.trainable_weights]
         optimizer = tf_keras.optimizers.SGD(learning_rate=0.01)
-        targets = tf.constant(np.random.default_rng(3).normal(size=probe_call.shape or ()).astype(np.float32))
+        targets = tf.constant(np.random.default_rng(3).normal(size=np.asarray(probe_call.value).shape).astype(np.float32))
         with tf.GradientTape() as tape:
             outputs = model(tf.constant(images), training=True)
             loss_tensor = tf.reduce_mean(tf.square(outputs - targets))

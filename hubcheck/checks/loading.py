@@ -5,7 +5,7 @@ from __future__ import annotations
 from hubcheck.context import CheckContext, ModelUnavailable
 from hubcheck.loader import ModelFormat
 from hubcheck.registry import Check
-from hubcheck.results import Finding
+from hubcheck.results import Finding, JSONValue
 
 WRAP_HINT = (
     "Give the exported object a __call__: e.g. class Wrapper(tf.Module) with "
@@ -34,7 +34,7 @@ class LoadCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         source = ctx.source
-        facts = {"format": source.format.value, "tags": list(source.tags)}
+        facts: dict[str, JSONValue] = {"format": source.format.value, "tags": list(source.tags)}
         if source.problem:
             return Finding.failed(source.problem, **facts)
         try:

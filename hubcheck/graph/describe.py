@@ -124,7 +124,7 @@ def op_histogram(program: Program) -> dict[str, int]:
 
 def endpoints(program: Program) -> dict[str, int]:
     """Functions saved as attributes of the root other than ``__call__``, with their number of traces."""
-    found = {}
+    found: dict[str, int] = {}
     nodes = program.object_graph.nodes
     if not len(nodes):
         return found

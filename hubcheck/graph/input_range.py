@@ -22,6 +22,7 @@ from the checkpoint as data (``tf.train.load_checkpoint``); nothing is executed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -205,7 +206,8 @@ class _Walk:
                 values = [arg(i) for i in range(len(inputs))]
                 if any(v is None for v in values):
                     return None
-                return np.stack(values, axis=int(node.attr["axis"].i) if "axis" in node.attr else 0)
+                present = [v for v in values if v is not None]
+                return np.stack(present, axis=int(node.attr["axis"].i) if "axis" in node.attr else 0)
             if op in _BINARY:
                 a, b = arg(0), arg(1)
                 return None if a is None or b is None else _BINARY[op](np.asarray(a, float), np.asarray(b, float))
@@ -396,11 +398,11 @@ def _per_channel(value: Any) -> np.ndarray | None:
     return None
 
 
-_BINARY = {
+_BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "Mul": np.multiply, "RealDiv": np.divide, "Div": np.divide, "Sub": np.subtract, "AddV2": np.add,
     "Add": np.add, "Maximum": np.maximum, "Minimum": np.minimum, "Pow": np.power,
 }
-_UNARY = {
+_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "Sqrt": np.sqrt, "Rsqrt": lambda a: 1.0 / np.sqrt(a), "Reciprocal": lambda a: 1.0 / a,
     "Inv": lambda a: 1.0 / a, "Neg": np.negative, "Square": np.square, "Abs": np.abs,
 }
