@@ -99,10 +99,16 @@ def run_checks(
         ctx.results[check.id] = result
         if progress:
             progress(check.id, result)
+    try:
+        facts = ctx.facts()
+    except Exception as exc:  # a model odd enough to break fact-finding still gets its report
+        source = ctx.__dict__.get("source")  # the cached ModelSource, if inspection got that far
+        model_format = source.format.value if source is not None else "unreadable"
+        facts = {"path": str(path), "format": model_format, "facts_error": one_line(exc)}
     return Report(
         hubcheck_version=hubcheck_version(),
         environment=environment(),
-        model=ctx.facts(),
+        model=facts,
         checks=tuple(ctx.results.values()),
         duration_s=time.perf_counter() - started,
         strict=options.strict,
