@@ -44,6 +44,7 @@ def check(
     isolate: bool = False,
     timeout_s: float | None = None,
     max_memory_bytes: int | None = None,
+    debug: bool = False,
 ) -> Report:
     """Check the model at ``path`` and return its :class:`Report`.
 
@@ -61,7 +62,8 @@ def check(
 
     ``isolate=True`` runs the checks in a child process, bounded by ``timeout_s`` (whole
     run) and ``max_memory_bytes`` (resident memory); a model that hangs, crashes or grows
-    past the cap still yields a report, with the running check as ``error``.
+    past the cap still yields a report, with the running check as ``error``. ``debug=True``
+    keeps the traceback of a check that raised in its ``details["traceback"]``.
 
     Raises ``FileNotFoundError`` when a local ``path`` does not exist,
     :class:`hubcheck.sources.SourceError` when a URL cannot be fetched, and ``ValueError``
@@ -73,7 +75,7 @@ def check(
 
     settings = Settings.of(task=task, input_sizes=input_sizes, select=select, ignore=ignore,
                            tolerances=tolerances, strict=strict, allow_unsafe_ops=allow_unsafe_ops)
-    options = settings.run_options()
+    options = dataclasses.replace(settings.run_options(), debug=debug)
     if isinstance(path, ResolvedModel):
         resolved = path
     else:

@@ -7,6 +7,7 @@ is described in docs/catalog.md.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -61,6 +62,7 @@ class CliOptions:
     catalogs: tuple[Path, ...] = ()
     jobs: int | None = None
     shard: str | None = None
+    debug: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,7 @@ def main() -> None:
 @click.option("--shard", metavar="I/N",
               help="Check only the I-th (1-based) of N deterministic slices of the models, e.g. one job of a "
                    "CI matrix; combine the slices' JSON reports with hubcheck merge.")
+@click.option("--debug", is_flag=True, help="Keep the traceback of a check that raised in its details.")
 @click.option("--list-checks", is_flag=True, help="List the checks and exit.")
 @click.option("--explain", metavar="ID", help="Explain one check (when it fails, how to fix it) and exit.")
 @click.version_option(package_name="hubcheck", prog_name="hubcheck")
@@ -300,11 +303,11 @@ def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[
                   reports: tuple[str, ...], tolerances: tuple[str, ...], config: Path | None, no_config: bool,
                   allow_unsafe_ops: bool, timeout: float, max_memory: str | None, in_process: bool, offline: bool,
                   cache_dir: Path | None, fetch_timeout: float, catalogs: tuple[Path, ...], jobs: int | None,
-                  shard: str | None, list_checks: bool, explain: str | None) -> None:
+                  shard: str | None, debug: bool, list_checks: bool, explain: str | None) -> None:
     """Check each MODEL (a SavedModel directory, a .tar.gz of one, a URL or a hub handle) against the image API."""
     cli = CliOptions(models, task, input_sizes, select, ignore, strict, format_, output, reports, tolerances,
                      config, no_config, allow_unsafe_ops, list_checks, explain, in_process, timeout, max_memory,
-                     offline, cache_dir, fetch_timeout, catalogs, jobs, shard)
+                     offline, cache_dir, fetch_timeout, catalogs, jobs, shard, debug)
     if cli.list_checks:
         click.echo(_list_checks(), nl=False)
         return
@@ -325,7 +328,8 @@ def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[
                    + ("; nothing to check" if not mine else ""), err=True)
         entries = mine
     resolved = [_resolve(cli, entry.target) for entry in entries]  # every download before any check
-    plans = [(model, build_run_options(cli, configuration, _config_key(model))) for model in resolved]
+    plans = [(model, dataclasses.replace(build_run_options(cli, configuration, _config_key(model)), debug=cli.debug))
+             for model in resolved]
 
     results = _run(plans, limits, workers)
     _write_outputs(results, outputs)

@@ -157,6 +157,7 @@ def as_check_kwargs(options: RunOptions) -> dict[str, Any]:
         "tolerances": options.tolerances,
         "strict": options.strict,
         "allow_unsafe_ops": options.allow_unsafe_ops,
+        "debug": options.debug,
     }
 
 

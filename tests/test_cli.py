@@ -143,3 +143,19 @@ def test_the_cli_isolates_the_model_and_bounds_its_time(runner: CliRunner, model
 def test_bad_memory_size_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["--max-memory", "lots", str(tmp_path)], env={"HUBCHECK_IN_PROCESS": ""})
     assert result.exit_code == 2 and "--max-memory" in result.output
+
+
+def test_debug_reaches_the_runner(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hubcheck.runner
+
+    seen = []
+    real = hubcheck.runner.run_checks
+
+    def spy(path, options, **kwargs):
+        seen.append(options.debug)
+        return real(path, options, **kwargs)
+
+    monkeypatch.setattr(hubcheck.runner, "run_checks", spy)
+    runner.invoke(main, ["--select", "load", "--debug", str(tmp_path)])
+    runner.invoke(main, ["--select", "load", str(tmp_path)])
+    assert seen == [True, False]
