@@ -144,21 +144,39 @@ def build_outputs(cli: CliOptions | MergeOptions) -> list[tuple[str, Path | None
 
 
 def _validate_output(output: Path | None, option: str = "--output") -> None:
+    """Refuse, before any model runs, a report path that could not be written."""
     if output is None:
         return
-    if output.is_dir():
+    target = output.resolve()
+    if target.is_dir():
         raise click.UsageError(f"{option} {output} is a directory; give a file path")
-    if not output.parent.is_dir():
+    if target.exists() and not target.is_file():
+        return  # a device or pipe (/dev/stdout, a FIFO): written in place
+    if not target.parent.is_dir():
         raise click.UsageError(f"{option} {output}: folder {output.parent} does not exist")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise click.UsageError(f"{option} {output}: folder {output.parent} is not writable")
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write the whole report or nothing: a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write the whole report or nothing: a reader never sees half a file.
+
+    Symbolic links are followed (the link's target gets the report, the link stays), devices and
+    pipes are written in place, and a new file gets the usual permissions (0666 less the umask).
+    """
+    target = path.resolve()
+    if target.exists() and not target.is_file():
+        with open(target, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
-        os.replace(temporary, path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -237,13 +237,25 @@ class CheckContext:
 
     @cached_property
     def traced_sizes(self) -> list[InputSize]:
+        """The sizes the traces fix, or [] when any image trace accepts other sizes too.
+
+        Only float32 channels-last traces count: a uint8 or NCHW trace says nothing about the
+        images the API call takes. A smoke-test trace at 224x224 next to a general trace does not
+        fix the size: the general trace decides, and the sizes come from --input-size or defaults.
+        """
         sizes: list[InputSize] = []
         for trace in self.traces:
-            shape = trace.image.shape if trace.image else None
-            if shape is None or len(shape) != 4:
+            shape = trace.image.shape if trace.image and trace.image.dtype == "float32" else None
+            if shape is None:
+                if trace.image and trace.image.dtype == "float32":
+                    return []  # unknown rank: any size goes
+                continue
+            if len(shape) != 4 or shape[3] not in (3, None):
                 continue
             height, width = shape[1], shape[2]
-            if height is not None and width is not None and (height, width) not in sizes:
+            if height is None or width is None:
+                return []
+            if (height, width) not in sizes:
                 sizes.append((height, width))
         return sizes
 

@@ -692,8 +692,10 @@ def resolve_model(
 
     Raises :class:`SourceError` when there is nothing to check; a bad archive is a ``problem`` instead.
     """
-    root = cache_root(cache_dir)
     text = spec.strip()
+    if not text:  # typically an unset variable in a CI script: never check the working directory
+        raise SourceError("MODEL is empty: give a SavedModel directory, a .tar.gz archive, a URL or a hub handle")
+    root = cache_root(cache_dir)
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")):
         if not urllib.parse.urlparse(text).hostname:

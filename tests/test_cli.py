@@ -159,3 +159,35 @@ def test_debug_reaches_the_runner(runner: CliRunner, tmp_path: Path, monkeypatch
     runner.invoke(main, ["--select", "load", "--debug", str(tmp_path)])
     runner.invoke(main, ["--select", "load", str(tmp_path)])
     assert seen == [True, False]
+
+
+def test_output_through_a_symlink_writes_the_target_with_normal_permissions(runner: CliRunner, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    target = tmp_path / "reports" / "real.json"
+    target.parent.mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    model = tmp_path / "model"
+    model.mkdir()
+    result = runner.invoke(main, ["--format", "json", "--select", "load", "--output", str(link), str(model)])
+    assert result.exit_code == 1
+    assert link.is_symlink() and json.loads(target.read_text())["checks"][0]["id"] == "load"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_output_to_a_device_is_written_in_place(runner: CliRunner, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    result = runner.invoke(main, ["--select", "load", "--output", "/dev/null", str(model)])
+    assert result.exit_code == 1
+    assert Path("/dev/null").is_char_device()
+
+
+def test_empty_model_argument_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(main, [""])
+    assert result.exit_code == 2
+    assert "empty" in result.output

@@ -283,6 +283,8 @@ def test_unsafe_ops_scans_a_tf1_hub_module(graph_model: Callable[[str], Path]) -
         (1 / 127.5, -1.0, "0-255"),
         ([1 / 58.393, 1 / 57.12, 1 / 57.375], [-123.68 / 58.393, -116.78 / 57.12, -103.94 / 57.375], "0-255"),
         (1.0, -123.68, "0-255"),  # caffe-style mean subtraction without scaling
+        (255.0, 0.0, "0-1"),  # a wrapper scaling [0, 1] up for a network trained on pixels
+        (255.0, [-103.94, -116.78, -123.68], "0-1"),  # ... and subtracting a 0-255 mean (the check's own fix)
         (100.0, 0.0, "unclear"),
         (1 / 65535, 0.0, "unclear"),
         (0.0, 0.0, "unclear"),

@@ -44,16 +44,12 @@ class KerasLayerCheck(Check):
 
         tf = tensorflow()
         import tensorflow_hub as hub
-        import tf_keras
 
-        height, width = ctx.primary_size
         fine_tunable = ctx.fine_tunable
         stage = "wrapping the model in hub.KerasLayer"
         try:
             layer = hub.KerasLayer(ctx.root, trainable=fine_tunable)
-            # A fixed input shape only where the traces fix one: the training step uses another size.
-            input_shape = (height, width, 3) if ctx.traced_sizes else (None, None, 3)
-            model = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=input_shape), layer])
+            model = _keras_model(ctx, layer, ctx.primary_size)
             stage = "predicting with the tf-keras model"
             # Eager calls go through the same KerasLayer code as model.predict/fit (weights, losses,
             # the training flag) without retracing the whole network into a new graph, which costs
@@ -69,7 +65,8 @@ class KerasLayerCheck(Check):
             if not fine_tunable:
                 return Finding.passed("hub.KerasLayer output equals the direct call (not fine-tunable)")
             stage = "fine-tuning one step with trainable=True"
-            return self._fine_tune(ctx, model, layer)
+            # The training step runs at the training probe's size, which may be another traced size.
+            return self._fine_tune(ctx, _keras_model(ctx, layer, ctx.training_size), layer)
         except Exception as exc:  # what the consumer would see
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
 
@@ -125,3 +122,12 @@ class KerasLayerCheck(Check):
             f"{expected_losses} losses, and a training step updates {changed} of them",
             **details,
         )
+
+
+def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int]) -> Any:
+    """A tf-keras Sequential around ``layer``, with a fixed input size only where the traces fix sizes."""
+    import tf_keras
+
+    input_shape = (*size, 3) if ctx.traced_sizes else (None, None, 3)
+    return tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=input_shape), layer])
+

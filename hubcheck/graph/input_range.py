@@ -130,7 +130,9 @@ def judge(scale: list[float] | np.ndarray, offset: list[float] | np.ndarray) -> 
     would become a sliver (span < 0.05), or if it subtracts a mean on the 0-255 scale
     (the input value that maps to 0 is between 20 and 300), it was made for [0, 255].
     If it brings [0, 1] to such a range (span 0.5..20) around an input centre within
-    [-2, 2], it was made for [0, 1]. The identity (no rescaling) counts as [0, 1].
+    [-2, 2], or scales [0, 1] up by 127..300 around a centre inside [-0.5, 1.5] (``x * 255``,
+    perhaps minus a 0-255 mean, in front of a network trained on pixels), it was made for [0, 1].
+    The identity (no rescaling) counts as [0, 1].
     """
     s, o = np.broadcast_arrays(np.atleast_1d(np.asarray(scale, float)), np.atleast_1d(np.asarray(offset, float)))
     if not (np.all(np.isfinite(s)) and np.all(np.isfinite(o))) or np.any(s == 0):
@@ -147,9 +149,16 @@ def judge(scale: list[float] | np.ndarray, offset: list[float] | np.ndarray) -> 
         )
     if np.any((np.abs(centre) >= 20.0) & (np.abs(centre) <= 300.0)):
         return "0-255", f"it centres the input on {_numbers(list(centre))}, a mean on the 0-255 scale"
+    low1, high1 = np.minimum(o, s + o), np.maximum(o, s + o)
     if np.all((span1 >= 0.5) & (span1 <= 20.0)) and np.all(np.abs(centre) <= 2.0):
-        low1, high1 = np.minimum(o, s + o), np.maximum(o, s + o)
         return "0-1", f"it maps [0, 1] to [{low1.min():.3g}, {high1.max():.3g}]"
+    if np.all((span1 >= 127.0) & (span1 <= 300.0)) and np.all((centre >= -0.5) & (centre <= 1.5)):
+        # Scaling [0, 1] up around its own middle: the x*255 (minus a 0-255 mean) that a wrapper
+        # adds in front of a network trained on 0-255 pixels. [0, 255] inputs would land far away.
+        return "0-1", (
+            f"it scales [0, 1] up to [{low1.min():.3g}, {high1.max():.3g}], as a wrapper around a network "
+            "trained on 0-255 pixels does"
+        )
     return "unclear", "the folded transform fits neither [0, 1] nor [0, 255] inputs"
 
 
