@@ -345,11 +345,21 @@ def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[
         click.echo(f"hubcheck: shard {part}: {len(mine)} of {len(entries)} models"
                    + ("; nothing to check" if not mine else ""), err=True)
         entries = mine
-    resolved = [_resolve(cli, entry.target) for entry in entries]  # every download before any check
+    # Every download before any check. With several models, one that cannot be fetched becomes a
+    # report of its own (and exit 4) instead of stopping the rest of the catalog.
+    many = len(entries) > 1 or bool(cli.catalogs)
+    resolved = [_resolve(cli, entry.target, keep_going=many) for entry in entries]
     plans = [(model, dataclasses.replace(build_run_options(cli, configuration, _config_key(model)), debug=cli.debug))
-             for model in resolved]
+             for model in resolved if not isinstance(model, str)]
 
-    results = _run(plans, limits, workers)
+    from hubcheck.runner import unavailable_report
+
+    checked = iter(_run(plans, limits, workers))
+    results = [
+        unavailable_report(entry.target, build_run_options(cli, configuration), model)
+        if isinstance(model, str) else next(checked)
+        for entry, model in zip(entries, resolved)
+    ]
     _write_outputs(results, outputs)
     sys.exit(int(exit_code_for(results)))
 
@@ -380,8 +390,12 @@ def build_limits(cli: CliOptions) -> Limits | None:
     return Limits(timeout_s=cli.timeout, max_memory_bytes=memory)
 
 
-def _resolve(cli: CliOptions, spec: str) -> ResolvedModel:
-    """MODEL as a local directory: unpack archives, download URLs; exit 2 or 4 when it cannot be had."""
+def _resolve(cli: CliOptions, spec: str, keep_going: bool = False) -> ResolvedModel | str:
+    """MODEL as a local directory: unpack archives, download URLs.
+
+    When it cannot be had: exit 2 (usage) or 4 (fetch); with ``keep_going``, a failed fetch is
+    returned as its one-line reason instead, for the caller to report.
+    """
     from hubcheck.sources import SourceError, download_progress, resolve_model
 
     try:
@@ -390,6 +404,8 @@ def _resolve(cli: CliOptions, spec: str) -> ResolvedModel:
                                  timeout_s=cli.fetch_timeout, progress=bar)
     except SourceError as exc:
         click.echo(f"Error: {exc}", err=True)
+        if keep_going and exc.exit_code == ExitCode.FETCH:
+            return str(exc)
         sys.exit(exc.exit_code)
 
 

@@ -17,4 +17,8 @@ class ExitCode(enum.IntEnum):
 
 
 def exit_code_for(reports: Iterable[Report]) -> ExitCode:
+    """The worst outcome: a model that could not be fetched, then one that does not conform."""
+    reports = list(reports)
+    if any(report.model.get("fetch_error") for report in reports):
+        return ExitCode.FETCH
     return ExitCode.NONCONFORMANT if any(report.failed for report in reports) else ExitCode.OK

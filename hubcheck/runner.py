@@ -74,6 +74,24 @@ def run_check(check: type[Check], ctx: CheckContext) -> CheckResult:
     )
 
 
+def unavailable_report(source: str, options: RunOptions, reason: str) -> Report:
+    """The report of a model that could not be had (a download failed): ``load`` fails with the
+    reason, every other selected check is skipped behind it, and ``model.fetch_error`` says why."""
+    results = []
+    for check in available_checks():
+        if not options.wants(check.id):
+            continue
+        if check.id == "load":
+            results.append(CheckResult(check.id, check.title, Status.FAIL, f"could not fetch the model: {reason}",
+                                       {"fetch_error": reason}))
+        else:
+            results.append(CheckResult(check.id, check.title, Status.SKIP, "blocked by load (fail)",
+                                       {"blocked_by": "load"}))
+    model: dict[str, JSONValue] = {"path": source, "format": "not-a-saved-model", "source": source,
+                                   "fetch_error": reason}
+    return Report(hubcheck_version(), environment(), model, tuple(results), 0.0, options.strict)
+
+
 def run_checks(
     path: Path,
     options: RunOptions,

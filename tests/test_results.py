@@ -96,3 +96,11 @@ def test_random_reports_through_every_reporter(validate_report, batch: list[Repo
             root = ET.fromstring(text)
             cases = root.iter("testcase")
             assert sum(1 for _ in cases) == sum(len(r.checks) for r in batch)
+
+
+def test_a_model_that_could_not_be_fetched_outranks_a_failing_one() -> None:
+    failing = Report("0", {}, {"path": "a", "format": "tf2-saved-model"}, (CheckResult("load", "t", Status.FAIL, "m"),))
+    fetched = Report("0", {}, {"path": "b", "format": "not-a-saved-model", "fetch_error": "HTTP 404"},
+                     (CheckResult("load", "t", Status.FAIL, "m"),))
+    assert exit_code_for([failing]) is ExitCode.NONCONFORMANT
+    assert exit_code_for([failing, fetched]) is ExitCode.FETCH

@@ -631,3 +631,16 @@ def test_cli_exit_2_offline_without_a_cached_copy(server: Server, tmp_path: Path
                                 tmp_path)
     assert code == 2 and server.hits("good.tar.gz") == 0
     assert "cache" in output
+
+
+def test_in_a_catalog_a_failed_download_is_a_report_and_the_rest_is_checked(server: Server, tmp_path: Path,
+                                                                           validate_report) -> None:
+    code, document, output = _cli_json(["--cache-dir", str(tmp_path / "cache"), "--select", "load,callable",
+                                        server.url("missing.tar.gz"), server.url("good.tar.gz")], tmp_path)
+    assert code == 4, output
+    assert document is not None
+    validate_report(document)
+    missing, good = document["reports"]
+    assert "404" in missing["model"]["fetch_error"]
+    assert [(c["id"], c["status"]) for c in missing["checks"]] == [("load", "fail"), ("callable", "skip")]
+    assert {c["id"]: c["status"] for c in good["checks"]}["load"] == "pass"
