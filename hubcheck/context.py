@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,11 @@ from hubcheck.results import CheckResult, JSONValue, Status
 # share these few shapes rather than each making its own.
 SMALL_BATCH = 2
 FULL_BATCH = 5
+
+
+# Output names that exporters give classification heads: Keras applications call theirs
+# "predictions", TF Hub classifiers "logits", others "probabilities" or "classes".
+CLASSIFIER_OUTPUT_NAME = re.compile(r"logit|predict|probab|class", re.IGNORECASE)
 
 
 class ModelUnavailable(Exception):
@@ -315,6 +321,12 @@ class CheckContext:
             return Task.CLASSIFICATION, f"auto: N={width} is the size of the ImageNet label set"
         if looks_like_probabilities(output.value, self.options.tolerances.probability_sum):
             return Task.CLASSIFICATION, "auto: every output row is non-negative and sums to 1, like class probabilities"
+        named = [
+            f"{sig.name}/{key}" for sig in self.source.signatures for key, info in sorted(sig.outputs.items())
+            if CLASSIFIER_OUTPUT_NAME.search(key) and info.shape is not None and len(info.shape) == 2
+        ]
+        if named:
+            return Task.CLASSIFICATION, f"auto: the signature output {named[0]} is named like a classifier's"
         return Task.FEATURE_VECTOR, (
             f"auto: N={width} and the outputs are not probabilities; "
             "pass --task image-classification if this is a classifier"

@@ -70,3 +70,26 @@ def test_every_traced_size_is_probed_and_keras_layer_trains_at_the_smallest(mode
     assert statuses["output-size-constant"] is Status.PASS
     assert statuses["keras-layer"] is Status.PASS, report.result("keras-layer").message
     assert not [r for r in report.checks if r.status in (Status.FAIL, Status.ERROR)]
+
+
+def test_auto_task_reads_a_classifier_from_its_signature_output_name(tmp_path: Path) -> None:
+    from hubcheck.tfimport import tensorflow
+
+    tf = tensorflow()
+    weights = tf.Variable(tf.random.normal([3, 10], seed=3), name="head")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def call(images):
+        return tf.matmul(tf.reduce_mean(images, axis=[1, 2]), weights) - 0.5
+
+    root = tf.train.Checkpoint()
+    root.variables = [weights]
+    root.__call__ = call
+    serving = tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])(
+        lambda images: {"logits": call(images)}
+    )
+    tf.saved_model.save(root, str(tmp_path / "model"), signatures={"serving_default": serving})
+    report = run_checks(tmp_path / "model", RunOptions(select=frozenset({"logits"})))
+    assert report.model["task"] == "image-classification"
+    assert "serving_default/logits" in report.model["task_reason"]
+    assert report.result("logits").status is Status.PASS
