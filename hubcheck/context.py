@@ -137,10 +137,6 @@ class CheckContext:
             raise ModelUnavailable(f"not loaded because of unsafe ops: {scan.summary(3)}", "unsafe-ops")
 
     @property
-    def load_error(self) -> str | None:
-        return self._load_error
-
-    @property
     def root(self) -> Any:
         return self.loaded().root
 

@@ -145,7 +145,7 @@ def inspect_command(model: Path, format_: str) -> None:
             info = describe_model(model)
     except Exception as exc:  # noqa: BLE001 - a crash here is hubcheck's bug, not the model's verdict
         from hubcheck.exitcodes import ExitCode
-        from hubcheck.probe import one_line
+        from hubcheck.results import one_line
 
         click.echo(f"hubcheck inspect: internal error: {one_line(exc)}", err=True)
         sys.exit(int(ExitCode.INTERNAL))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubcheck.results import JSONValue
+from hubcheck.results import JSONValue, one_line
 
 EXPORT_HINT = (
     "Export a SavedModel directory with tf.saved_model.save(model, path) "
@@ -284,12 +284,5 @@ def load_saved_model(source: ModelSource) -> LoadedModel:
     try:
         root = tf.saved_model.load(str(source.path), tags=list(source.tags) or None)
     except Exception as exc:  # TensorFlow raises many unrelated types here
-        raise ModelLoadError(_one_line(exc)) from exc
+        raise ModelLoadError(one_line(exc, limit=400)) from exc
     return LoadedModel(source, root, time.perf_counter() - started)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > 400:
-        text = text[:397] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hubcheck.images import make_batch
+from hubcheck.results import one_line
 
 
 @dataclass(frozen=True, order=True)
@@ -78,13 +79,6 @@ def preserved_variables(root: Any) -> Iterator[None]:
     finally:
         for variable, value in zip(variables, saved):
             variable.assign(value)
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _leaf_shapes(result: Any) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar
@@ -89,6 +88,3 @@ def get_check(check_id: str) -> type[Check]:
             return check
     raise KeyError(check_id)
 
-
-def select_checks(checks: Sequence[type[Check]], wanted: set[str] | None) -> list[type[Check]]:
-    return [check for check in checks if wanted is None or check.id in wanted]

@@ -35,6 +35,14 @@ def json_clean(value: Any) -> JSONValue:
     return str(value)
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line of at most ``limit`` characters, for a finding's message."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class Status(str, enum.Enum):
     """Outcome of one check. ``error`` means the check itself raised."""
 

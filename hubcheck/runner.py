@@ -11,9 +11,8 @@ from pathlib import Path
 
 from hubcheck.context import CheckContext, ModelUnavailable
 from hubcheck.options import RunOptions
-from hubcheck.probe import one_line
 from hubcheck.registry import Check, available_checks
-from hubcheck.results import CheckResult, Finding, JSONValue, Report, Status
+from hubcheck.results import CheckResult, Finding, JSONValue, Report, Status, one_line
 
 ProgressCallback = Callable[[str, CheckResult | None], None]
 """Called with (check id, None) when a check starts and (check id, result) when it ends."""

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, allclose, max_abs_difference
-from hubcheck.probe import one_line, preserved_variables
+from hubcheck.probe import preserved_variables
 from hubcheck.registry import Check
-from hubcheck.results import Finding, JSONValue
+from hubcheck.results import Finding, JSONValue, one_line
 
 
 class KerasLayerCheck(Check):

@@ -6,9 +6,8 @@ import math
 from typing import Any
 
 from hubcheck.context import CheckContext
-from hubcheck.probe import one_line
 from hubcheck.registry import Check
-from hubcheck.results import Finding
+from hubcheck.results import Finding, one_line
 
 
 def _is_variable(value: Any) -> bool:
