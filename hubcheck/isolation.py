@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubcheck.loader import ModelFormat, classify_files
 from hubcheck.options import RunOptions
 from hubcheck.registry import Check, available_checks
 from hubcheck.results import CheckResult, JSONValue, Report, Status
@@ -256,19 +257,12 @@ def _partial_report(
     if running is None and not any(r.status is Status.ERROR for r in results):
         # Died between checks: still make the report say so.
         results.append(CheckResult("run", "The run completed", Status.ERROR, reason, {"stopped": reason}))
-    model: dict[str, JSONValue] = {"path": str(path), "format": _format_without_tensorflow(path)}
+    # The parent never imports TensorFlow, so it tells the format from the file names only.
+    source = classify_files(path)
+    model_format = source.format.value if source is not None else ModelFormat.TF2_SAVED_MODEL.value
+    model: dict[str, JSONValue] = {"path": str(path), "format": model_format}
     return Report(hubcheck_version(), environment(), model, tuple(results),
                   time.perf_counter() - started, options.strict)
-
-
-def _format_without_tensorflow(path: Path) -> str:
-    if path.is_file():
-        return "keras-file" if path.suffix.lower() in (".h5", ".hdf5", ".keras") else "not-a-saved-model"
-    if (path / "tfhub_module.pb").exists():
-        return "tf1-hub-module"
-    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
-        return "tf2-saved-model"
-    return "not-a-saved-model"
 
 
 if __name__ == "__main__":

@@ -144,6 +144,16 @@ KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 def inspect_path(path: Path) -> ModelSource:
     """Classify ``path`` (which must exist) and parse its SavedModel proto."""
+    return classify_files(path) or _parse_saved_model(path, _proto_path(path))
+
+
+def _proto_path(path: Path) -> Path:
+    pb = path / "saved_model.pb"
+    return pb if pb.exists() else path / "saved_model.pbtxt"
+
+
+def classify_files(path: Path) -> ModelSource | None:
+    """What ``path`` is from its file names alone (no TensorFlow), or None if it holds a SavedModel proto."""
     if path.is_file():
         if path.suffix.lower() in KERAS_SUFFIXES:
             return ModelSource(path, ModelFormat.KERAS_FILE, _keras_file_problem(path))
@@ -161,8 +171,7 @@ def inspect_path(path: Path) -> ModelSource:
             "as a Reusable SavedModel. Re-export the model from TF2 with tf.saved_model.save() "
             "so that the root object has __call__, variables and trainable_variables.",
         )
-    pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
-    if not pb.exists() and not pbtxt.exists():
+    if not _proto_path(path).exists():
         keras_files = sorted(p.name for p in path.glob("*") if p.suffix.lower() in KERAS_SUFFIXES)
         if keras_files:
             return ModelSource(path, ModelFormat.KERAS_FILE, _keras_file_problem(path / keras_files[0]))
@@ -172,7 +181,7 @@ def inspect_path(path: Path) -> ModelSource:
             f"No saved_model.pb or saved_model.pbtxt in {path} ({_describe_listing(path)}). "
             + EXPORT_HINT,
         )
-    return _parse_saved_model(path, pb if pb.exists() else pbtxt)
+    return None
 
 
 def _parse_saved_model(path: Path, proto_path: Path) -> ModelSource:
