@@ -77,6 +77,8 @@ class ModelSource:
     tensorflow_version: str | None = None  # of the exporter
     signatures: tuple[SignatureInfo, ...] = ()
     has_object_graph: bool = False
+    load_path: str | None = None  # "tf2" or "tf1": the loader tf.saved_model.load will take
+    load_path_reason: str | None = None
     saved_model_proto: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -149,7 +151,7 @@ def inspect_path(path: Path) -> ModelSource:
 
 def _proto_path(path: Path) -> Path:
     pb = path / "saved_model.pb"
-    return pb if pb.exists() else path / "saved_model.pbtxt"
+    return pb if os.path.lexists(pb) else path / "saved_model.pbtxt"
 
 
 def classify_files(path: Path) -> ModelSource | None:
@@ -171,7 +173,7 @@ def classify_files(path: Path) -> ModelSource | None:
             "as a Reusable SavedModel. Re-export the model from TF2 with tf.saved_model.save() "
             "so that the root object has __call__, variables and trainable_variables.",
         )
-    if not _proto_path(path).exists():
+    if not os.path.lexists(_proto_path(path)):
         keras_files = sorted(p.name for p in path.glob("*") if p.suffix.lower() in KERAS_SUFFIXES)
         if keras_files:
             return ModelSource(path, ModelFormat.KERAS_FILE, _keras_file_problem(path / keras_files[0]))
@@ -185,64 +187,54 @@ def classify_files(path: Path) -> ModelSource | None:
 
 
 def _parse_saved_model(path: Path, proto_path: Path) -> ModelSource:
-    from hubcheck.tfimport import tensorflow
+    from hubcheck.graph.program import TF1_PATH, SavedModelUnreadable, choose_meta_graph, load_path, parse_saved_model
 
-    tensorflow()
-    from google.protobuf import message, text_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
     try:
-        data = proto_path.read_bytes()
-    except OSError as exc:
-        return ModelSource(path, ModelFormat.UNREADABLE, f"Cannot read {proto_path.name}: {exc.strerror}.")
-    if not data:
-        return ModelSource(path, ModelFormat.UNREADABLE, f"{proto_path.name} is empty (0 bytes); re-export the model.")
-    try:
-        if proto_path.suffix == ".pbtxt":
-            text_format.Parse(data.decode("utf-8", errors="replace"), proto)
-        else:
-            proto.ParseFromString(data)
-    except (message.DecodeError, text_format.ParseError, ValueError, RuntimeError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return ModelSource(
-            path,
-            ModelFormat.UNREADABLE,
-            f"{proto_path.name} ({len(data)} bytes) is not a valid SavedModel proto: it is truncated "
-            f"or corrupt ({first_line}). Re-export or re-download the model.",
-        )
+        proto = parse_saved_model(path)
+    except SavedModelUnreadable as exc:
+        return ModelSource(path, ModelFormat.UNREADABLE, str(exc))
+    if proto is None:  # vanished since classify_files looked
+        return ModelSource(path, ModelFormat.UNREADABLE, f"Cannot read {proto_path.name}.")
     if not proto.meta_graphs:
         return ModelSource(
             path, ModelFormat.UNREADABLE, f"{proto_path.name} parses but holds no MetaGraph; re-export the model."
         )
     meta_graph_tags = tuple(tuple(mg.meta_info_def.tags) for mg in proto.meta_graphs)
-    chosen = _choose_meta_graph(proto)
+    chosen = choose_meta_graph(proto)
+    assert chosen is not None  # there is at least one MetaGraph
     has_object_graph = len(chosen.object_graph_def.nodes) > 0
+    path_kind, path_reason = load_path(proto)
     source = ModelSource(
         path=path,
-        format=ModelFormat.TF2_SAVED_MODEL if has_object_graph else ModelFormat.TF1_SAVED_MODEL,
+        # TensorFlow's own rule decides the format: a TF2 object graph beside a second MetaGraph
+        # is loaded by the TF1 loader, and what comes back has no __call__.
+        format=ModelFormat.TF1_SAVED_MODEL if path_kind == TF1_PATH else ModelFormat.TF2_SAVED_MODEL,
         tags=tuple(chosen.meta_info_def.tags),
         meta_graph_tags=meta_graph_tags,
         tensorflow_version=chosen.meta_info_def.tensorflow_version or None,
         signatures=_signatures(chosen),
         has_object_graph=has_object_graph,
+        load_path=path_kind,
+        load_path_reason=path_reason,
         saved_model_proto=proto,
     )
-    problem = _variables_problem(path, chosen)
+    problem = _special_file_problem(path) or _variables_problem(path, chosen)
     if problem:
         return dataclasses.replace(source, problem=problem)
     return source
 
 
-def _choose_meta_graph(proto: Any) -> Any:
-    """The ``serve`` MetaGraph if there is one, else the first (e.g. one tagged only ``train``)."""
-    for meta_graph in proto.meta_graphs:
-        if set(meta_graph.meta_info_def.tags) == {"serve"}:
-            return meta_graph
-    for meta_graph in proto.meta_graphs:
-        if "serve" in meta_graph.meta_info_def.tags:
-            return meta_graph
-    return proto.meta_graphs[0]
+def _special_file_problem(path: Path) -> str | None:
+    """A file TensorFlow would open that is a FIFO, device or socket: opening it could block or never end."""
+    from hubcheck.modelfiles import loader_files
+
+    for found in loader_files(path):
+        if found.kind not in ("a regular file", "a directory"):
+            return (
+                f"{found.name} is {found.kind}, not a regular file; tf.saved_model.load would block on it or "
+                "read it without end, so hubcheck does not load this model. Publish regular files only."
+            )
+    return None
 
 
 def _graph_has_variables(meta_graph: Any) -> bool:

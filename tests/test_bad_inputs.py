@@ -95,7 +95,7 @@ def test_spaces_and_non_ascii_in_the_path(model_path, tmp_path: Path, validate_r
     assert code == 0 and checks["logits"]["status"] == "pass"
 
 
-def test_several_meta_graphs_prefers_serve(model_path, tmp_path: Path, validate_report) -> None:
+def test_several_meta_graphs_take_the_tf1_loader_and_prefer_serve(model_path, tmp_path: Path, validate_report) -> None:
     from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
     model = _copy(model_path, "classifier", tmp_path / "model")
@@ -115,7 +115,10 @@ def test_several_meta_graphs_prefers_serve(model_path, tmp_path: Path, validate_
     document = json.loads(report_file.read_text())
     assert document["model"]["meta_graphs"] == [["train"], ["serve"]]
     assert document["model"]["tags"] == ["serve"]
-    assert document["checks"][0]["status"] == "pass"
+    # TensorFlow's own rule: more than one MetaGraph means its TF1 loader, which drops the object graph.
+    load = document["checks"][0]
+    assert load["status"] == "warn" and load["details"]["load_path"] == "tf1"
+    assert "TF1 loader" in load["message"] and "2 MetaGraphs" in load["message"]
 
 
 def test_model_returning_nan(model_path, tmp_path: Path, validate_report) -> None:

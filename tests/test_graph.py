@@ -58,7 +58,7 @@ def test_tensorflow_scan_denylist_is_the_floor() -> None:
         ("WriteFile", "file-write"), ("ReadFile", "file-read"), ("MatchingFiles", "file-read"),
         ("SaveV2", "checkpoint"), ("RestoreV2", "checkpoint"), ("MergeV2Checkpoints", "checkpoint"),
         ("WriteScalarSummary", "summary"), ("CreateSummaryFileWriter", "summary"), ("DebugIdentityV2", "debug"),
-        ("TFRecordDataset", "dataset-file"), ("TextLineDataset", "dataset-file"), ("ImmutableConst", "memory-mapped"),
+        ("TFRecordDataset", "dataset"), ("TextLineDataset", "dataset"), ("ImmutableConst", "memory-mapped"),
         ("PrintV2", "print"), ("PyFunc", "python"), ("EagerPyFunc", "python"), ("RpcCall", "network"),
     ],
 )
@@ -257,11 +257,14 @@ def test_tf1_graph_write_reached_from_a_signature_fails(graph_model: Callable[[s
     assert report.result("load").details["blocked_by"] == "unsafe-ops"
 
 
-def test_tf1_graph_write_that_nothing_runs_is_noted_not_failed(graph_model: Callable[[str], Path]) -> None:
+def test_tf1_graph_write_that_no_entry_point_reaches_still_fails(graph_model: Callable[[str], Path]) -> None:
+    """Reachability is reported, never trusted: TensorFlow may run what no call edge reaches."""
     result = _run(graph_model("tf1_dead_write"), "unsafe-ops").result("unsafe-ops")
-    assert result.status is Status.PASS
+    assert result.status is Status.FAIL
+    [finding] = result.details["unsafe_ops"]
+    assert finding["op"] == "WriteFile" and finding["reached"] is False and finding["entry"] == "graph"
     assert [item["op"] for item in result.details["unreachable"]] == ["WriteFile"]
-    assert "not counted" in result.message
+    assert "no entry point reaches" in result.message
 
 
 def test_unsafe_ops_scans_a_tf1_hub_module(graph_model: Callable[[str], Path]) -> None:

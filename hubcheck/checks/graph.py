@@ -9,31 +9,35 @@ from hubcheck.results import Finding, JSONValue
 
 
 class UnsafeOpsCheck(Check):
-    """The graph has no op that reaches outside the process; runs first, before anything is loaded.
+    """Nothing in the graph can reach outside the process; runs first, before anything is loaded.
 
     Reads saved_model.pb with TensorFlow's protos (no tf.saved_model.load, nothing
-    executed) and walks every function reachable from the root's ``__call__``, the
-    signatures, what loading runs and every other saved function, through nested
-    calls, ``If``/``While`` branches and any function-valued attribute. Fails when
-    it finds file reads and writes, checkpoint save/restore inside the model's own
-    functions, summary and debug writers, file-reading datasets, memory-mapped
-    constants, ``Print``/``PrintV2``, Python function ops, RPC/tf.data-service ops
-    and ops this TensorFlow does not know (custom ops); TensorFlow's own
-    ``saved_model_cli scan`` denylist is included. The variable restore that loading
-    does on its own is not a finding. When it fails, hubcheck neither loads nor calls
-    the model: every check that would is skipped, naming ``unsafe-ops``.
+    executed) and judges every node of every MetaGraph: each function of the
+    library and each node of the main graph, reachable or not, because TensorFlow
+    loads the whole library, swaps functions by ``api_implements`` and, on its TF1
+    load path, runs the saver and init ops. Every op type must be on hubcheck's
+    allowlist of the ops this TensorFlow registers (hubcheck/graph/oppolicy.py).
+    Fails for file reads and writes, checkpoint ops outside the model's own saver,
+    summary and debug writers, ``Print``/``PrintV2``, Python function ops, tf.data
+    pipelines (which run graphs stored as data), programs stored as data
+    (``XlaCallModule``), network and distributed ops, process-level ops, attributes
+    that name a file (``vocab_file``, ``filename``...), ops this TensorFlow does not
+    register (custom ops) and registered ops hubcheck has not reviewed. Allowed after
+    their arguments are checked: the saver's checkpoint ops when their file name comes
+    from the saver's filename tensor, and a vocabulary table filled from a regular file
+    inside the model's own assets/. When it fails, hubcheck neither loads nor calls
+    the model: every check that would is skipped, naming ``unsafe-ops``. Warns when a
+    file that loading opens (variables, assets, fingerprint, debug info) resolves
+    outside the model folder through a symlink (fails with ``--strict``).
 
     Fix: remove the op from the exported functions (write files, logs and
-    checkpoints outside the model). To check a model you trust anyway, read the
-    finding and rerun with ``--allow-unsafe-ops``.
+    checkpoints outside the model; ship vocabularies as assets). To check a model
+    you trust anyway, read the finding and rerun with ``--allow-unsafe-ops``.
 
-    Limits: it judges op types, not their arguments (a ``ReadFile`` of the model's
-    own asset is reported like any other, except a vocabulary table filled at load
-    time); an op counts as known when this TensorFlow (or a library imported into
-    the hubcheck process) registers it; denylisted ops that no entry point reaches
-    (e.g. a second TF1 saver) are listed in ``details.unreachable`` but do not fail.
-    Keras ``.h5``/``.keras`` files are not scanned (hubcheck never loads them).
-    See docs/graph-checks.md.
+    Limits: the verdict is per op type and, for the conditional ops, per file-name
+    argument; an allowed op can still use much memory or time (bounded by the
+    checking process's limits, not by this check). Keras ``.h5``/``.keras`` files are
+    not scanned (hubcheck never loads them). See docs/security.md.
     """
 
     id = "unsafe-ops"
@@ -41,17 +45,14 @@ class UnsafeOpsCheck(Check):
     order = 5
 
     def run(self, ctx: CheckContext) -> Finding:
-        from hubcheck.graph.unsafe import (
-            family_description,
-            scan_source,
-            tensorflow_denylist,
-        )
+        from hubcheck.graph.unsafe import family_description, scan_source, tensorflow_denylist
 
         source = ctx.source
         if source.format in (ModelFormat.KERAS_FILE, ModelFormat.NOT_A_SAVED_MODEL):
             return Finding.skipped(f"not applicable: no SavedModel graph to scan ({source.format.value})")
         if source.format is ModelFormat.UNREADABLE:
-            return Finding.skipped("not applicable: saved_model.pb cannot be parsed, so there is no graph to scan")
+            return Finding.skipped("not applicable: saved_model.pb cannot be read or parsed, so there is no graph to "
+                                   "scan (load says why)")
         scan = scan_source(source)
         if scan is None:
             return Finding.skipped("not applicable: no SavedModel graph to scan")
@@ -78,14 +79,18 @@ class UnsafeOpsCheck(Check):
             )
         notes = []
         if scan.allowed:
-            notes.append(f"{len(scan.allowed)} vocabulary file read(s) at load time from the model's assets")
-        if scan.unreachable:
-            ops = ", ".join(sorted({finding.op for finding in scan.unreachable}))
-            notes.append(
-                f"{len(scan.unreachable)} denylisted op(s) ({ops}) that no entry point reaches "
-                "(e.g. a second TF1 saver), which neither loading nor calling runs"
+            conditions = sorted({finding.condition or finding.op for finding in scan.allowed})
+            notes.append(f"allowed after checking their arguments: {len(scan.allowed)} op(s) ({'; '.join(conditions)})")
+        note = f"; {'; '.join(notes)}" if notes else ""
+        if scan.outside_files:
+            names = ", ".join(f"{item['name']} -> {item['resolved']}" for item in scan.outside_files[:5])
+            more = f" and {len(scan.outside_files) - 5} more" if len(scan.outside_files) > 5 else ""
+            return Finding.warned(
+                f"No unsafe op in {scanned}{note}; but {len(scan.outside_files)} file(s) that loading opens resolve "
+                f"outside the model folder: {names}{more}. Publish the files themselves (symlinks into a DVC or "
+                "git-annex cache are fine where you control the cache).",
+                **details,
             )
-        note = f"; not counted: {'; '.join(notes)}" if notes else ""
         return Finding.passed(f"No unsafe op in {scanned}{note}", **details)
 
 

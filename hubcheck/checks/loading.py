@@ -34,7 +34,8 @@ class LoadCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         source = ctx.source
-        facts: dict[str, JSONValue] = {"format": source.format.value, "tags": list(source.tags)}
+        facts: dict[str, JSONValue] = {"format": source.format.value, "tags": list(source.tags),
+                                       "load_path": source.load_path}
         if source.problem:
             return Finding.failed(source.problem, **facts)
         try:
@@ -45,6 +46,14 @@ class LoadCheck(Check):
             return Finding.failed(f"{exc}", **facts)
         facts["load_seconds"] = round(loaded.load_seconds, 3)
         tags = f" (MetaGraph tags {list(source.tags)})" if source.tags != ("serve",) else ""
+        if source.format is ModelFormat.TF1_SAVED_MODEL and source.has_object_graph:
+            return Finding.warned(
+                f"Loads, but through TensorFlow's TF1 loader: {source.load_path_reason}{tags}. That loader runs "
+                "the saver and init ops and returns signatures only, so the TF2 object graph (__call__, variables, "
+                "fine-tuning) is lost. Re-export with tf.saved_model.save() into a folder of its own, with "
+                "one MetaGraph.",
+                **facts,
+            )
         if source.format is ModelFormat.TF1_SAVED_MODEL:
             exporter = f"TF {source.tensorflow_version}" if source.tensorflow_version else "TF1"
             return Finding.warned(

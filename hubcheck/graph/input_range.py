@@ -29,9 +29,11 @@ import numpy as np
 
 from hubcheck.graph.program import (
     CONTROL_FLOW_OPS,
+    MAX_FOLDED_ELEMENTS,
     Body,
     Program,
     Trace,
+    checkpoint_value,
     const_value,
 )
 from hubcheck.results import JSONValue
@@ -216,10 +218,14 @@ class _Walk:
                 if any(v is None for v in values):
                     return None
                 present = [v for v in values if v is not None]
+                if sum(np.size(v) for v in present) > MAX_FOLDED_ELEMENTS:
+                    return None
                 return np.stack(present, axis=int(node.attr["axis"].i) if "axis" in node.attr else 0)
             if op in _BINARY:
                 a, b = arg(0), arg(1)
-                return None if a is None or b is None else _BINARY[op](np.asarray(a, float), np.asarray(b, float))
+                if a is None or b is None or _elements(np.broadcast_shapes(np.shape(a), np.shape(b))) > MAX_FOLDED_ELEMENTS:
+                    return None
+                return _BINARY[op](np.asarray(a, float), np.asarray(b, float))
             if op in _UNARY:
                 a = arg(0)
                 return None if a is None else _UNARY[op](np.asarray(a, float))
@@ -253,10 +259,7 @@ class _Walk:
         keys = [key for key in (shared, node.name) if key and reader.has_tensor(key)]
         if not keys:
             return None
-        try:
-            return np.asarray(reader.get_tensor(keys[0]))
-        except Exception:  # noqa: BLE001 - an unreadable value is simply unknown
-            return None
+        return checkpoint_value(reader, keys[0])
 
     # the forward walk ----------------------------------------------------------------------------
 
@@ -390,6 +393,13 @@ class _Walk:
 
 BATCH_NORM_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
 AFFINE_BINARY = frozenset({"Mul", "RealDiv", "Div", "DivNoNan", "Sub", "AddV2", "Add", "BiasAdd", "BiasAddV1"})
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    return count
 
 
 def _not_affine(node: Any) -> bool:

@@ -15,13 +15,16 @@ variable values as data, for folding constants).
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from hubcheck.modelfiles import MAX_PROTO_BYTES, PROTO_NAMES, ModelFileError, read_regular_file
 from hubcheck.results import JSONValue
 
 CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
@@ -291,9 +294,9 @@ class Program:
         if not len(nodes):
             return paths
         paths[0] = "root"
-        queue = [0]
+        queue = deque([0])
         while queue:
-            current = queue.pop(0)
+            current = queue.popleft()
             for child in nodes[current].children:
                 if child.node_id not in paths and child.node_id < len(nodes):
                     paths[child.node_id] = f"{paths[current]}.{child.local_name}"
@@ -395,8 +398,6 @@ class Program:
 
     def capture_value(self, node_id: int) -> Any | None:
         """The value of a captured constant or variable (read from the checkpoint as data), or None."""
-        import numpy as np
-
         nodes = self.object_graph.nodes
         if not 0 <= node_id < len(nodes):
             return None
@@ -412,10 +413,7 @@ class Program:
             reader = self.checkpoint_reader
             if key is None or reader is None:
                 return None
-            try:
-                return np.asarray(reader.get_tensor(key))
-            except Exception:  # noqa: BLE001
-                return None
+            return checkpoint_value(reader, key)
         return None
 
     @cached_property
@@ -423,7 +421,11 @@ class Program:
         if self.path is None:
             return None
         prefix = self.path / "variables" / "variables"
-        if not Path(f"{prefix}.index").is_file():
+        folder = self.path / "variables"
+        # Only regular files: a FIFO or device in variables/ would block or never end the read.
+        if not Path(f"{prefix}.index").is_file() or any(
+            not (folder / name).is_file() for name in os.listdir(folder) if name.startswith("variables.")
+        ):
             return None
         tf = _tf()
         try:
@@ -452,13 +454,34 @@ class Program:
         return keys
 
 
+MAX_FOLDED_ELEMENTS = 1 << 22
+"""Largest constant (in elements) the graph analyses materialise; a proto can declare float32[1.6e9]
+while storing one value, and building that array would cost 6.4 GB."""
+
+
+def declared_elements(shape_proto: Any) -> int | None:
+    """Elements of a TensorShapeProto, or None when unknown."""
+    if shape_proto.unknown_rank:
+        return None
+    count = 1
+    for dim in shape_proto.dim:
+        if dim.size < 0:
+            return None
+        count *= int(dim.size)
+    return count
+
+
 def const_value(node: Any) -> Any | None:
-    """The value of a ``Const`` node as a numpy array (None if it cannot be decoded)."""
+    """The value of a ``Const`` node as a numpy array (None if it cannot be decoded or is too large)."""
     _tf()
     from tensorflow.python.framework import tensor_util
 
+    tensor = node.attr["value"].tensor
+    elements = declared_elements(tensor.tensor_shape)
+    if elements is None or elements > MAX_FOLDED_ELEMENTS:
+        return None
     try:
-        return tensor_util.MakeNdarray(node.attr["value"].tensor)
+        return tensor_util.MakeNdarray(tensor)
     except Exception:  # noqa: BLE001
         return None
 
@@ -466,28 +489,64 @@ def const_value(node: Any) -> Any | None:
 # -- reading the file --------------------------------------------------------------------------------
 
 
-def read_saved_model(path: Path) -> Any | None:
-    """Parse ``saved_model.pb``/``.pbtxt`` in ``path`` (also for TF1 Hub modules); None if there is none."""
+class SavedModelUnreadable(Exception):
+    """``saved_model.pb``/``.pbtxt`` cannot be read or parsed; the message is one sentence for the user."""
+
+
+def proto_file(path: Path) -> Path | None:
+    """The proto ``tf.saved_model.load`` reads in ``path``: ``saved_model.pb``, else ``saved_model.pbtxt``."""
+    for name in PROTO_NAMES:
+        if os.path.lexists(path / name):
+            return path / name
+    return None
+
+
+def parse_saved_model(path: Path) -> Any | None:
+    """The one reader of ``saved_model.pb``/``.pbtxt`` (loader, graph analyses and scan all use it).
+
+    None when the folder has neither file; :class:`SavedModelUnreadable` when the file
+    is not a regular file, is too large, empty, or does not parse. The file is read
+    once, without blocking, under :data:`MAX_PROTO_BYTES`.
+    """
+    proto_path = proto_file(path)
+    if proto_path is None:
+        return None
+    try:
+        data = read_regular_file(proto_path, MAX_PROTO_BYTES)
+    except ModelFileError as exc:
+        raise SavedModelUnreadable(str(exc)) from None
+    if not data:
+        raise SavedModelUnreadable(f"{proto_path.name} is empty (0 bytes); re-export the model.")
     _tf()
-    from google.protobuf import text_format
+    from google.protobuf import message, text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
-    pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
     proto = saved_model_pb2.SavedModel()
     try:
-        if pb.is_file():
-            proto.ParseFromString(pb.read_bytes())
-        elif pbtxt.is_file():
-            text_format.Parse(pbtxt.read_text(errors="replace"), proto)
+        if proto_path.suffix == ".pbtxt":
+            text_format.Parse(data.decode("utf-8", errors="replace"), proto)
         else:
-            return None
-    except Exception:  # noqa: BLE001 - the loader reports corrupt protos
-        return None
+            proto.ParseFromString(data)
+    except (message.DecodeError, text_format.ParseError, ValueError, RuntimeError, RecursionError) as exc:
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        raise SavedModelUnreadable(
+            f"{proto_path.name} ({len(data)} bytes) is not a valid SavedModel proto: it is truncated "
+            f"or corrupt ({first_line}). Re-export or re-download the model."
+        ) from None
     return proto
 
 
+def read_saved_model(path: Path) -> Any | None:
+    """Like :func:`parse_saved_model`, with None for a file that cannot be read (the loader reports why)."""
+    try:
+        return parse_saved_model(path)
+    except SavedModelUnreadable:
+        return None
+
+
 def choose_meta_graph(proto: Any, tags: tuple[str, ...] | list[str] = ()) -> Any | None:
-    """The MetaGraph with exactly ``tags``, else the ``serve`` one, else the first."""
+    """The MetaGraph to load: exactly ``tags`` if given, else the one tagged only ``serve``,
+    else one tagged ``serve``, else the first (e.g. one tagged only ``train``)."""
     if not proto.meta_graphs:
         return None
     if tags:
@@ -495,9 +554,33 @@ def choose_meta_graph(proto: Any, tags: tuple[str, ...] | list[str] = ()) -> Any
             if set(meta_graph.meta_info_def.tags) == set(tags):
                 return meta_graph
     for meta_graph in proto.meta_graphs:
+        if set(meta_graph.meta_info_def.tags) == {"serve"}:
+            return meta_graph
+    for meta_graph in proto.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
             return meta_graph
     return proto.meta_graphs[0]
+
+
+TF2_PATH, TF1_PATH = "tf2", "tf1"
+
+
+def load_path(proto: Any) -> tuple[str, str]:
+    """Which loader ``tf.saved_model.load`` takes for this proto, and why, by TensorFlow's own rule.
+
+    ``load.py`` takes the TF2 loader only when there is exactly one MetaGraph and it
+    has an ``object_graph_def`` field; everything else goes to ``load_v1_in_v2``,
+    which runs the saver's restore op and the init op (or the default local init op).
+    """
+    count = len(proto.meta_graphs)
+    if count == 1 and proto.meta_graphs[0].HasField("object_graph_def"):
+        return TF2_PATH, "one MetaGraph with an object graph: tf.saved_model.load uses its TF2 loader"
+    if count == 1:
+        return TF1_PATH, "no object graph: tf.saved_model.load uses its TF1 loader (load_v1_in_v2)"
+    return TF1_PATH, (
+        f"{count} MetaGraphs: tf.saved_model.load uses its TF1 loader (load_v1_in_v2) whenever there is more "
+        "than one, even if one has an object graph"
+    )
 
 
 _cache_lock = threading.Lock()
@@ -531,3 +614,21 @@ def saved_model_of(source: Any) -> Any | None:
     if path.is_dir():
         return read_saved_model(path)
     return None
+
+
+def checkpoint_value(reader: Any, key: str) -> Any | None:
+    """A checkpoint tensor as data, only when it is at most :data:`MAX_FOLDED_ELEMENTS` elements."""
+    import numpy as np
+
+    try:
+        shape = reader.get_variable_to_shape_map().get(key)
+        if shape is None:
+            return None
+        elements = 1
+        for dim in shape:
+            elements *= int(dim)
+        if elements > MAX_FOLDED_ELEMENTS:
+            return None
+        return np.asarray(reader.get_tensor(key))
+    except Exception:  # noqa: BLE001 - an unreadable value is simply unknown
+        return None

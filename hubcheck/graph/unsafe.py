@@ -1,17 +1,23 @@
-"""Find the ops of a SavedModel that reach outside the process, without running it.
+"""Find every op of a SavedModel that could reach outside the process, without running it.
 
-Every MetaGraph is read. From each entry point (the root's ``__call__`` traces,
-the signatures, what loading runs, every other saved function, every node of
-the main graph) the scan follows nested calls (``PartitionedCall``,
-``StatefulPartitionedCall``, ``If``/``While`` branches and bodies, any
-function-valued attribute, nodes whose op is a library function) and records
-the first path by which it reached each function. The model's own checkpoint
-machinery (the functions behind ``saver_def``, which ``tf.saved_model.load``
-runs to restore variables) is not a finding unless something else reaches it.
+Deny by default, everywhere TensorFlow can execute. Every function of every
+MetaGraph's library and every node of every main graph is judged, reachable or
+not: TensorFlow loads the whole function library, its graph optimizer swaps
+functions by ``api_implements``, and its TF1 loader runs the saver and init ops.
+Each op type must be on the allowlist of :mod:`hubcheck.graph.oppolicy` (op types
+this TensorFlow registers that are known not to touch files, the network, the
+environment or other processes); denied, unreviewed and unknown (custom) op types
+are findings, and so are non-empty attributes that name files.
 
-The denylist (:data:`FAMILIES`) is a superset of TensorFlow's own
-``saved_model_cli scan`` list, which :func:`tensorflow_denylist` reads from
-the installed TensorFlow and :func:`denylist` merges in.
+A few denied ops are allowed in one well-defined use, after their arguments are
+checked (:mod:`hubcheck.graph.provenance`): the saver's checkpoint ops when their
+file name comes from the saver's filename tensor, a vocabulary table filled from a
+regular file inside the model's own ``assets/``, protobuf ops with a compiled-in
+descriptor, and a candidate sampler without a vocabulary file.
+
+Reachability is still computed, for the report only: each finding says which entry
+point reaches it (``__call__``, a signature, what loading runs on the path
+``tf.saved_model.load`` will take, ...) or that nothing does; it never decides.
 """
 
 from __future__ import annotations
@@ -25,93 +31,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hubcheck.graph.program import CALL_OPS, Program, op_def, saved_model_of
+from hubcheck.graph import oppolicy
+from hubcheck.graph.program import CALL_OPS, TF1_PATH, Body, Program, load_path, saved_model_of
+from hubcheck.graph.provenance import ASSET, CONST, SAVER_FILENAME, Origin, Provenance, implementation_groups
+from hubcheck.modelfiles import asset_problem, loader_files
 from hubcheck.results import JSONValue
 
-# -- the denylist -----------------------------------------------------------------------------------
+# -- the policy -------------------------------------------------------------------------------------
 
 FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
-    "file-read": (
-        "reads files",
-        frozenset({
-            "ReadFile", "MatchingFiles", "RecordInput", "FileSystemSetConfiguration",
-            "WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2",
-            "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader", "FixedLengthRecordReaderV2",
-            "LMDBReader", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",
-            "GenerateVocabRemapping",
-        }),
-    ),
-    "file-write": (
-        "writes files",
-        frozenset({
-            "WriteFile", "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "SaveDataset", "SaveDatasetV2",
-            "DistributedSave", "CalibrationStatisticsSaver", "DumpTensor",
-        }),
-    ),
-    "checkpoint": (
-        "saves or restores a checkpoint from inside the model's own functions",
-        frozenset({
-            "SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints",
-            "DTensorRestoreV2", "LoadAndRemapMatrix",
-        }),
-    ),
-    "summary": (
-        "writes TensorBoard summaries or events",
-        frozenset({
-            "SummaryWriter", "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary",
-            "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary",
-            "WriteGraphSummary", "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter",
-            "CloseSummaryWriter", "StatsAggregatorSetSummaryWriter",
-        }),
-    ),
-    "debug": (
-        "is a debugger op that can dump tensors to files or gRPC endpoints",
-        frozenset({
-            "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
-            "DebugNumericSummaryV2", "Copy", "CopyHost",
-        }),
-    ),
-    "print": (
-        "prints (PrintV2 can write to a file)",
-        frozenset({"PrintV2", "Print"}),
-    ),
-    "dataset-file": (
-        "is a dataset that reads or writes files",
-        frozenset({
-            "TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
-            "FixedLengthRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "SqlDataset",
-            "ExperimentalSqlDataset", "LMDBDataset", "ExperimentalLMDBDataset", "LoadDataset",
-            "ExperimentalLoadDataset", "SnapshotDataset", "SnapshotDatasetV2", "SnapshotDatasetReader",
-            "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "ListSnapshotChunksDataset",
-            "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "CacheDataset", "CacheDatasetV2",
-        }),
-    ),
-    "memory-mapped": (
-        "maps a file into memory (ImmutableConst)",
-        frozenset({"ImmutableConst"}),
-    ),
-    "python": (
-        "runs Python code (py_function/numpy_function), which a SavedModel cannot carry",
-        frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"}),
-    ),
-    "network": (
-        "talks to other processes over the network (RPC, tf.data service)",
-        frozenset({
-            "RpcServer", "RpcClient", "RpcCall", "RpcServerStart", "RpcServerRegister", "RpcCheckStatus",
-            "RpcGetValue", "DeleteRpcFutureResource", "DataServiceDataset", "DataServiceDatasetV2",
-            "DataServiceDatasetV3", "DataServiceDatasetV4", "RegisterDataset", "RegisterDatasetV2",
-        }),
-    ),
+    entry.name: (entry.reason, entry.ops) for entry in oppolicy.DENIED_FAMILIES
 }
-"""family -> (what the op does, op types). ``unknown-op`` (not registered in this TensorFlow) is the
-last family; it is decided per op, not listed."""
+"""Denied family -> (what its ops do, op types), from :mod:`hubcheck.graph.oppolicy`."""
 
-UNKNOWN_FAMILY = "unknown-op"
-UNKNOWN_DESCRIPTION = "is not an op this TensorFlow knows (a custom op: native code hubcheck cannot vet)"
-
-LOAD_TIME_ASSET_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})
-"""Reading a vocabulary file is what loading does to fill a lookup table from the model's assets;
-it is a finding only when reached from something other than load-time initialisation."""
+UNKNOWN_FAMILY = oppolicy.UNKNOWN_FAMILY
+UNREVIEWED_FAMILY = oppolicy.UNREVIEWED_FAMILY
+FILE_ATTRIBUTE_FAMILY = "file-attribute"
 
 _TF_DENYLIST_FALLBACK = frozenset({"WriteFile", "ReadFile", "PrintV2"})
 
@@ -145,7 +80,7 @@ def tensorflow_denylist() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def denylist() -> dict[str, str]:
-    """op type -> family: :data:`FAMILIES` plus anything TensorFlow's own scan denylists that they miss."""
+    """op type -> family for every denied op type, plus anything TensorFlow's own scan denylists."""
     families = {op: family for family, (_, ops) in FAMILIES.items() for op in ops}
     for op in sorted(tensorflow_denylist()):
         families.setdefault(op, "tensorflow-denylist")
@@ -153,96 +88,154 @@ def denylist() -> dict[str, str]:
 
 
 def family_description(family: str) -> str:
-    if family == UNKNOWN_FAMILY:
-        return UNKNOWN_DESCRIPTION
+    if family == FILE_ATTRIBUTE_FAMILY:
+        return "names a file in an attribute, which the op opens"
     if family == "tensorflow-denylist":
         return "is on TensorFlow's saved_model_cli scan denylist"
-    return FAMILIES[family][0]
+    if family in FAMILIES:
+        return FAMILIES[family][0]
+    try:
+        return oppolicy.family(family).reason
+    except KeyError:
+        return family
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the policy says of one node: a family when it is denied, and why."""
+
+    family: str | None  # None: allowed
+    detail: str | None = None
+    condition: str | None = None  # set when a conditional op was allowed after checking its arguments
 
 
 def classify(node: Any, program: Program) -> str | None:
-    """The family of a node's op, or None when it is harmless."""
-    if node.op in program.library:
-        return None  # a direct call of a library function, followed by the walk
-    family = denylist().get(node.op)
-    if family is not None:
-        return family
-    if op_def(node.op) is None:
-        return UNKNOWN_FAMILY
-    if node.op in ("DecodeProtoV2", "EncodeProto"):
-        source = node.attr["descriptor_source"].s.decode(errors="replace") if "descriptor_source" in node.attr else ""
-        if source and not source.startswith(("local://", "bytes://")):
-            return "file-read"
-    return None
+    """The denied family of a node's op type alone (arguments not checked), or None when the type is allowed."""
+    verdict = _op_judgement(node, program)
+    return None if verdict is None else verdict[0]
+
+
+def _op_judgement(node: Any, program: Program) -> tuple[str, str] | None:
+    if node.op in program.library and oppolicy.op_verdict(node.op).status == "unknown":
+        return None  # a direct call of a library function, judged on its own
+    if node.op in denylist():
+        return denylist()[node.op], ""
+    verdict = oppolicy.op_verdict(node.op)
+    if verdict.status == "allowed":
+        return None
+    return verdict.family, verdict.reason
+
+
+def file_attributes(node: Any) -> list[str]:
+    """``name=value`` of every non-empty attribute that names a file, directory or URL."""
+    found = []
+    for key in sorted(node.attr):
+        if key not in oppolicy.FILE_NAME_ATTRS:
+            continue
+        value = node.attr[key]
+        texts = [value.s] if value.HasField("s") else list(value.list.s) if value.HasField("list") else []
+        for text in texts:
+            if text:
+                found.append(f"{key}={text.decode('utf-8', 'replace')[:200]}")
+    return found
 
 
 def op_detail(node: Any) -> str | None:
-    """Attribute values that say where the op writes (PrintV2's stream, debug URLs)."""
+    """Attribute values that say where the op writes (PrintV2's stream, debug URLs, file attributes)."""
     if node.op == "PrintV2" and "output_stream" in node.attr:
-        return f"output_stream={node.attr['output_stream'].s.decode(errors='replace')}"
+        return f"output_stream={node.attr['output_stream'].s.decode(errors='replace')[:200]}"
     if node.op.startswith("Debug") and "debug_urls" in node.attr:
-        urls = [url.decode(errors="replace") for url in node.attr["debug_urls"].list.s]
+        urls = [url.decode(errors="replace")[:200] for url in node.attr["debug_urls"].list.s]
         if urls:
-            return "debug_urls=" + ",".join(urls)
-    return None
+            return "debug_urls=" + ",".join(urls[:5])
+    attributes = file_attributes(node)
+    return ", ".join(attributes[:3]) if attributes else None
 
 
-# -- walking the program ------------------------------------------------------------------------------
+# -- walking the program (for the report: which entry point reaches what) ----------------------------
 
 # Entry-point kinds, most important first: a finding is attributed to the first kind that reaches it.
-CALL, SIGNATURE, LOAD, METHOD, GRAPH, UNREACHED, SAVER = "call", "signature", "load", "method", "graph", "unreached", "saver"
-_KIND_RANK = {kind: rank for rank, kind in enumerate((CALL, SIGNATURE, LOAD, METHOD, GRAPH, UNREACHED, SAVER))}
+CALL, SIGNATURE, LOAD, METHOD, SAVER, GRAPH, UNREACHED = (
+    "call", "signature", "load", "method", "saver", "graph", "unreached",
+)
+_KIND_RANK = {kind: rank for rank, kind in enumerate((CALL, SIGNATURE, LOAD, METHOD, SAVER, GRAPH, UNREACHED))}
+ENTRY_WORDS = {
+    CALL: "__call__ runs it",
+    SIGNATURE: "a signature runs it",
+    LOAD: "loading runs it",
+    METHOD: "a saved function of the object graph runs it",
+    SAVER: "the saver subgraph (run by the TF1 loader, and by anyone who saves or restores)",
+    GRAPH: "a main-graph node that no entry point reaches",
+    UNREACHED: "no call edge reaches it, but TensorFlow loads every library function",
+}
+
+MAX_PATH_SHOWN = 12
 
 
 @dataclass(frozen=True)
 class UnsafeOp:
-    """One denylisted op and how the model reaches it."""
+    """One op that may reach outside the process, and how the model reaches it."""
 
     op: str
     node: str
     function: str  # "<main graph>" or the FunctionDef name
     family: str
-    entry: str  # "call", "signature", "load", "method", "graph" or "unreached"
-    path: tuple[str, ...]  # from the entry point to the function holding the op
+    entry: str  # CALL, SIGNATURE, LOAD, METHOD, SAVER, GRAPH or UNREACHED
+    path: tuple[str, ...]  # from the entry point to the function holding the op (shortened when long)
     meta_graph_tags: tuple[str, ...] = ()
     detail: str | None = None
+    condition: str | None = None  # for an allowed conditional op: the condition that was checked
 
     @property
-    def allowed(self) -> bool:
-        return self.entry == LOAD and self.op in LOAD_TIME_ASSET_OPS
+    def reached(self) -> bool:
+        return self.entry not in (GRAPH, UNREACHED)
 
     def describe(self) -> str:
-        where = "the main graph" if self.function == "<main graph>" else self.function
+        where = "the main graph" if self.function == "<main graph>" else self.function[:120]
         detail = f" ({self.detail})" if self.detail else ""
-        return f"{self.op}{detail} [{self.family}] node {self.node!r} in {where}, reached from {' -> '.join(self.path)}"
+        how = " -> ".join(self.path) if self.reached else ENTRY_WORDS[self.entry]
+        return f"{self.op[:120]}{detail} [{self.family}] node {self.node[:120]!r} in {where}, reached from {how}"
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
-            "op": self.op,
-            "node": self.node,
-            "function": self.function,
+            "op": self.op[:200],
+            "node": self.node[:200],
+            "function": self.function[:200],
             "family": self.family,
             "entry": self.entry,
+            "reached": self.reached,
             "path": list(self.path),
             "meta_graph_tags": list(self.meta_graph_tags),
             "detail": self.detail,
+            "condition": self.condition,
         }
+
+
+MAX_LISTED = 200
+"""Findings listed one by one in the report; the count covers the rest."""
 
 
 @dataclass
 class ScanResult:
     """What the scan found in every MetaGraph of one SavedModel."""
 
-    findings: list[UnsafeOp] = field(default_factory=list)  # denylisted ops that count
-    allowed: list[UnsafeOp] = field(default_factory=list)  # e.g. a vocabulary table filled from an asset at load
-    unreachable: list[UnsafeOp] = field(default_factory=list)  # dead main-graph nodes, unreferenced functions
+    findings: list[UnsafeOp] = field(default_factory=list)  # ops that may reach outside the process: fail
+    allowed: list[UnsafeOp] = field(default_factory=list)  # conditional ops whose arguments passed the check
+    outside_files: list[dict[str, JSONValue]] = field(default_factory=list)  # loader files resolving elsewhere
     functions_scanned: int = 0
     nodes_scanned: int = 0
     meta_graphs: int = 0
+    load_path: str | None = None
+    load_path_reason: str | None = None
 
     @property
     def unsafe(self) -> bool:
         return bool(self.findings)
+
+    @property
+    def unreachable(self) -> list[UnsafeOp]:
+        """Findings that no entry point reaches: still findings (TensorFlow may run them anyway)."""
+        return [finding for finding in self.findings if not finding.reached]
 
     def families(self) -> list[str]:
         return sorted({finding.family for finding in self.findings})
@@ -261,20 +254,26 @@ class ScanResult:
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
-            "unsafe_ops": [finding.to_json() for finding in self.findings],
-            "allowed": [finding.to_json() for finding in self.allowed],
-            "unreachable": [finding.to_json() for finding in self.unreachable],
+            "unsafe_ops": [finding.to_json() for finding in self.findings[:MAX_LISTED]],
+            "unsafe_op_count": len(self.findings),
+            "allowed": [finding.to_json() for finding in self.allowed[:MAX_LISTED]],
+            "unreachable": [finding.to_json() for finding in self.unreachable[:MAX_LISTED]],
+            "outside_files": list(self.outside_files[:MAX_LISTED]),
             "families": self.families(),
             "functions_scanned": self.functions_scanned,
             "nodes_scanned": self.nodes_scanned,
             "meta_graphs": self.meta_graphs,
+            "load_path": self.load_path,
+            "load_path_reason": self.load_path_reason,
         }
 
 
 @dataclass(frozen=True)
 class _Reach:
     kind: str
-    path: tuple[str, ...]
+    parent: str | None  # the function that called this one (None: called from an entry point)
+    step: str  # this function's step in the path: "call node -> function"
+    entry: str  # the entry point's label (for the path's first element)
 
 
 def _tensor_node(name: str) -> str:
@@ -282,34 +281,45 @@ def _tensor_node(name: str) -> str:
 
 
 class _Walker:
-    """Breadth-first reachability over main-graph nodes and library functions, per entry-point kind."""
+    """Breadth-first reachability over main-graph nodes and library functions, per entry-point kind.
+
+    Stores one parent pointer per function (never a copy of the path), so the walk is
+    linear in the size of the proto however deep the call chains are.
+    """
 
     def __init__(self, program: Program) -> None:
         self.program = program
         self.function_reach: dict[str, _Reach] = {}
         self.node_reach: dict[str, _Reach] = {}
+        self.groups = implementation_groups(program)
+        self.group_of = {name: key for key, members in self.groups.items() for name in members}
 
     def _better(self, old: _Reach | None, kind: str) -> bool:
         return old is None or _KIND_RANK[kind] < _KIND_RANK[old.kind]
 
-    def reach_function(self, name: str, kind: str, path: tuple[str, ...]) -> None:
-        queue: deque[tuple[str, tuple[str, ...]]] = deque([(name, path)])
+    def reach_function(self, name: str, kind: str, entry: str, step: str | None = None) -> None:
+        """Reach ``name`` from the entry point labelled ``entry`` and everything it calls."""
+        queue: deque[tuple[str, str | None, str]] = deque([(name, None, step or name)])
         while queue:
-            current, trail = queue.popleft()
+            current, caller, how = queue.popleft()
             if current not in self.program.library or not self._better(self.function_reach.get(current), kind):
                 continue
-            self.function_reach[current] = _Reach(kind, trail)
+            self.function_reach[current] = _Reach(kind, caller, how, entry)
             body = self.program.body(current)
             assert body is not None
             for node in body.nodes:
-                for callee, via in self._callees(node):
-                    queue.append((callee, (*trail, f"{via} -> {callee}")))
+                for callee, label in self._callees(node):
+                    queue.append((callee, current, f"{label} -> {callee[:120]}"))
+            group = self.group_of.get(current)
+            if group is not None:  # grappler's implementation selector may run any member instead
+                for member in self.groups[group]:
+                    queue.append((member, caller, f"{how} [api_implements={group[:80]}: may run {member[:120]}]"))
 
     def _callees(self, node: Any) -> Iterator[tuple[str, str]]:
         if node.op in self.program.library:
-            yield node.op, f"{node.name} ({node.op})"
+            yield node.op, f"{node.name[:120]} ({node.op[:120]})"
         for attr, function in Program.function_attrs(node):
-            yield function, node.name if node.op in CALL_OPS and attr == "f" else f"{node.name} ({node.op}.{attr})"
+            yield function, node.name[:120] if node.op in CALL_OPS and attr == "f" else f"{node.name[:120]} ({node.op}.{attr})"
 
     def reach_graph(self, names: Iterable[str], kind: str, label: str) -> None:
         """Every ancestor of the named main-graph nodes (data and control inputs), and the functions they call."""
@@ -320,10 +330,31 @@ class _Walker:
             node = graph.by_name.get(current)
             if node is None or not self._better(self.node_reach.get(current), kind):
                 continue
-            self.node_reach[current] = _Reach(kind, (label,))
+            self.node_reach[current] = _Reach(kind, None, label, label)
             for callee, via in self._callees(node):
-                self.reach_function(callee, kind, (label, f"{via} -> {callee}"))
+                self.reach_function(callee, kind, label, f"{via} -> {callee[:120]}")
             queue.extend(_tensor_node(text) for text in node.input)
+
+    def path_to(self, name: str) -> tuple[str, ...]:
+        """Entry point, then each call down to ``name``, rebuilt from parent pointers (shortened when long)."""
+        steps: list[str] = []
+        current: str | None = name
+        entry = ""
+        seen: set[str] = set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            reach = self.function_reach.get(current)
+            if reach is None:
+                break
+            steps.append(reach.step)
+            entry = reach.entry
+            current = reach.parent
+        steps.append(entry)
+        steps.reverse()
+        if len(steps) > MAX_PATH_SHOWN:
+            hidden = len(steps) - MAX_PATH_SHOWN
+            steps = steps[: MAX_PATH_SHOWN // 2] + [f"... ({hidden} more calls)"] + steps[-MAX_PATH_SHOWN // 2:]
+        return tuple(steps)
 
 
 def _collection_nodes(meta_graph: Any, key: str) -> list[str]:
@@ -332,21 +363,42 @@ def _collection_nodes(meta_graph: Any, key: str) -> list[str]:
     collection = meta_graph.collection_def[key]
     if collection.HasField("node_list"):
         return list(collection.node_list.value)
+    if collection.HasField("bytes_list"):  # variables: VariableDef protos naming their initializer
+        return _variable_initializers(collection.bytes_list.value)
     return []
 
 
-def walk_program(program: Program) -> _Walker:
+def _variable_initializers(serialized: Iterable[bytes]) -> list[str]:
+    from tensorflow.core.framework import variable_pb2
+
+    names = []
+    for data in serialized:
+        definition = variable_pb2.VariableDef()
+        try:
+            definition.ParseFromString(data)
+        except Exception:  # noqa: BLE001 - an unparsable entry names nothing; every node is scanned anyway
+            continue
+        names += [name for name in (definition.initializer_name, definition.snapshot_name) if name]
+    return names
+
+
+# What the TF1 loader (load_v1_in_v2) runs at load: the init op, else the default local init op.
+_TF1_INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "main_op", "local_variables",
+                         "table_initializer", "local_resources")
+
+
+def walk_program(program: Program, tf1_path: bool = False) -> _Walker:
     """Reach every main-graph node and library function from the entry points, best entry kind first."""
     meta_graph = program.meta_graph
     walker = _Walker(program)
 
     for trace in program.traces:
         label = "__call__" + (f"(training={trace.training})" if trace.training is not None else "")
-        walker.reach_function(trace.function, CALL, (label, trace.function))
+        walker.reach_function(trace.function, CALL, label)
     function = program.call_function
     if function is not None:
         for name in function.concrete_functions:  # traces whose signature did not decode
-            walker.reach_function(name, CALL, ("__call__", name))
+            walker.reach_function(name, CALL, "__call__")
 
     init_names: list[str] = []
     for name, signature in sorted(meta_graph.signature_def.items()):
@@ -354,73 +406,172 @@ def walk_program(program: Program) -> _Walker:
         if name == "__saved_model_init_op":
             init_names += tensors
             continue
-        walker.reach_graph(tensors, SIGNATURE, f"signature {name!r}")
-    for key in ("saved_model_main_op", "legacy_init_op", "table_initializer", "main_op"):
-        init_names += _collection_nodes(meta_graph, key)
-    walker.reach_graph(init_names, LOAD, "loading (init op)")
-    for path, name in program.resource_functions():
-        walker.reach_function(name, LOAD, (f"loading ({path})", name))
-
-    for path, name in program.object_functions():
-        walker.reach_function(name, METHOD, (path, name))
-    for name in program.object_graph.concrete_functions:  # every concrete function the loader restores
-        walker.reach_function(name, METHOD, ("saved concrete function", name))
-
-    # The saver's own subgraph is walked after every real entry point and ranks lowest:
-    # only what nothing else reaches stays SAVER, and is not scanned.
+        walker.reach_graph(tensors, SIGNATURE, f"signature {name[:120]!r}")
     saver = meta_graph.saver_def
     saver_names = [name for name in (saver.save_tensor_name, saver.restore_op_name, saver.filename_tensor_name) if name]
-    walker.reach_graph(saver_names, SAVER, "variable restore/save (saver_def)")
+    if tf1_path:
+        for key in _TF1_INIT_COLLECTIONS:
+            init_names += _collection_nodes(meta_graph, key)
+        walker.reach_graph(init_names, LOAD, "loading (TF1 loader: init op)")
+        walker.reach_graph([saver.restore_op_name] if saver.restore_op_name else [], LOAD,
+                           "loading (TF1 loader: the saver's restore op)")
+    else:
+        walker.reach_graph(init_names, LOAD, "loading (init op)")
+        for path, name in program.resource_functions():
+            walker.reach_function(name, LOAD, f"loading ({path[:120]})")
+    for path, name in program.object_functions():
+        walker.reach_function(name, METHOD, path[:120])
+    for name in program.object_graph.concrete_functions:  # every concrete function the loader restores
+        walker.reach_function(name, METHOD, "saved concrete function")
+    walker.reach_graph(saver_names, SAVER, "the saver (saver_def)")
     for node in program.graph.nodes:
         if node.name not in walker.node_reach:
-            walker.reach_graph([node.name], GRAPH, f"main graph node {node.name!r}")
+            walker.reach_graph([node.name], GRAPH, f"main graph node {node.name[:120]!r}")
     for name in program.library:
         if name not in walker.function_reach:
-            walker.reach_function(name, UNREACHED, ("(not called from any entry point)", name))
+            walker.reach_function(name, UNREACHED, "(not called from any entry point)")
     return walker
 
 
-def scan_program(program: Program) -> tuple[list[UnsafeOp], int, int]:
-    """Unsafe ops of one MetaGraph, each with its best entry point; plus (functions, nodes) scanned."""
-    walker = walk_program(program)
+# -- conditional ops: checked arguments ------------------------------------------------------------
+
+_CHECKPOINT_PATH_INPUTS: dict[str, tuple[int, ...]] = {
+    "SaveV2": (0,), "RestoreV2": (0,), "MergeV2Checkpoints": (0, 1), "Save": (0,), "SaveSlices": (0,),
+    "Restore": (0,), "RestoreSlice": (0,),
+}
+_VOCABULARY_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})
+_PROTO_OPS = frozenset({"DecodeProtoV2", "EncodeProto"})
+
+
+class _Conditions:
+    """Checks the arguments of the conditional ops (:data:`oppolicy.CONDITIONAL_OPS`)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.provenance = Provenance(program)
+
+    def problem(self, node: Any, body: Body) -> str | None:
+        """Why this use of a conditional op is not allowed, or None when its arguments pass."""
+        op = node.op
+        if op in _CHECKPOINT_PATH_INPUTS:
+            return self._checkpoint(node, body)
+        if op in _VOCABULARY_OPS:
+            return self._vocabulary(node, body)
+        if op in _PROTO_OPS:
+            source = node.attr["descriptor_source"].s.decode("utf-8", "replace") if "descriptor_source" in node.attr else ""
+            if source and not source.startswith(("local://", "bytes://")):
+                return f"descriptor_source={source[:200]} is a file"
+            return None
+        if op == "FixedUnigramCandidateSampler":
+            vocab = node.attr["vocab_file"].s if "vocab_file" in node.attr else b""
+            return f"vocab_file={vocab.decode('utf-8', 'replace')[:200]}" if vocab else None
+        return "no argument check is implemented for this op"
+
+    def _origins(self, node: Any, body: Body, position: int) -> frozenset[Origin] | None:
+        inputs = body.data_inputs(node)
+        if position >= len(inputs):
+            return None
+        return self.provenance.origins(body, inputs[position])
+
+    def _checkpoint(self, node: Any, body: Body) -> str | None:
+        for position in _CHECKPOINT_PATH_INPUTS[node.op]:
+            origins = self._origins(node, body, position)
+            if origins is None:
+                return f"its file name (input {position}) is missing"
+            if not any(origin.kind == SAVER_FILENAME for origin in origins):
+                return f"its file name does not come from the saver's filename tensor ({_origin_text(origins)})"
+            for origin in origins:
+                if origin.kind == SAVER_FILENAME:
+                    continue
+                if origin.kind != CONST:
+                    return f"its file name also comes from {origin.describe()}"
+                if ".." in origin.detail.replace("\\", "/").split("/") or "\x00" in origin.detail:
+                    return f"its file name climbs out of the checkpoint folder ({origin.describe()})"
+        return None
+
+    def _vocabulary(self, node: Any, body: Body) -> str | None:
+        origins = self._origins(node, body, 1)
+        if not origins:
+            return "its file name (input 1) is missing"
+        for origin in origins:
+            if origin.kind != ASSET:
+                return f"its file name comes from {origin.describe()}, not from the model's assets"
+            if self.program.path is None:
+                return "the model folder is unknown, so the asset cannot be checked"
+            problem = asset_problem(self.program.path, origin.detail)
+            if problem:
+                return problem
+        return None
+
+
+def _origin_text(origins: frozenset[Origin]) -> str:
+    shown = sorted(origin.describe() for origin in origins)
+    return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+
+
+# -- the scan ----------------------------------------------------------------------------------------
+
+
+def scan_program(program: Program, tf1_path: bool = False) -> tuple[list[UnsafeOp], list[UnsafeOp], int, int]:
+    """(findings, allowed conditional ops, functions scanned, nodes scanned) of one MetaGraph."""
+    walker = walk_program(program, tf1_path)
+    conditions = _Conditions(program)
     findings: list[UnsafeOp] = []
+    allowed: list[UnsafeOp] = []
     tags = tuple(program.tags)
     nodes_scanned = 0
-    for node in program.graph.nodes:
+
+    def judge(node: Any, body: Body, function: str, reach: _Reach | None, path: tuple[str, ...]) -> None:
+        judgement = _op_judgement(node, program)
+        entry = reach.kind if reach is not None else UNREACHED
+        if judgement is None:
+            attributes = file_attributes(node)
+            if attributes:
+                findings.append(UnsafeOp(node.op, node.name, function, FILE_ATTRIBUTE_FAMILY, entry, path, tags,
+                                         ", ".join(attributes[:3])))
+            return
+        family, _ = judgement
+        if node.op in oppolicy.CONDITIONAL_OPS:
+            problem = conditions.problem(node, body)
+            if problem is None:
+                allowed.append(UnsafeOp(node.op, node.name, function, family, entry, path, tags, op_detail(node),
+                                        oppolicy.CONDITIONAL_OPS[node.op]))
+                return
+            findings.append(UnsafeOp(node.op, node.name, function, family, entry, path, tags,
+                                     f"allowed only when {oppolicy.CONDITIONAL_OPS[node.op]}, but {problem}"))
+            return
+        findings.append(UnsafeOp(node.op, node.name, function, family, entry, path, tags, op_detail(node)))
+
+    graph = program.graph
+    for node in graph.nodes:
         nodes_scanned += 1
-        family = classify(node, program)
         reach = walker.node_reach.get(node.name)
-        if family is None or reach is None or reach.kind == SAVER:
-            continue
-        findings.append(UnsafeOp(node.op, node.name, "<main graph>", family, reach.kind, reach.path, tags, op_detail(node)))
+        judge(node, graph, "<main graph>", reach, (reach.entry,) if reach is not None else ())
     for name in program.library:
-        reach = walker.function_reach.get(name)
         body = program.body(name)
         assert body is not None
+        reach = walker.function_reach.get(name)
+        path = walker.path_to(name) if reach is not None else ()
         for node in body.nodes:
             nodes_scanned += 1
-            family = classify(node, program)
-            if family is None or reach is None or reach.kind == SAVER:
-                continue
-            findings.append(UnsafeOp(node.op, node.name, name, family, reach.kind, reach.path, tags, op_detail(node)))
+            judge(node, body, name, reach, path)
     findings.sort(key=lambda f: (_KIND_RANK[f.entry], f.function, f.node))
-    return findings, len(program.library), nodes_scanned
+    return findings, allowed, len(program.library), nodes_scanned
 
 
 def scan_proto(proto: Any, path: Path | None = None) -> ScanResult:
-    result = ScanResult()
+    kind, reason = load_path(proto)
+    result = ScanResult(load_path=kind, load_path_reason=reason)
     for meta_graph in proto.meta_graphs:
-        findings, functions, nodes = scan_program(Program(meta_graph, path))
+        findings, allowed, functions, nodes = scan_program(Program(meta_graph, path), tf1_path=kind == TF1_PATH)
         result.meta_graphs += 1
         result.functions_scanned += functions
         result.nodes_scanned += nodes
-        for finding in findings:
-            if finding.allowed:
-                result.allowed.append(finding)
-            elif finding.entry in (GRAPH, UNREACHED):
-                result.unreachable.append(finding)
-            else:
-                result.findings.append(finding)
+        result.findings += findings
+        result.allowed += allowed
+    if path is not None:
+        assets = tuple(asset.filename for meta_graph in proto.meta_graphs for asset in meta_graph.asset_file_def)
+        result.outside_files = [found.to_json() for found in loader_files(path, assets) if found.outside]
     return result
 
 
@@ -450,6 +601,6 @@ def scan_path(path: Path) -> ScanResult | None:
 
 
 __all__ = [
-    "FAMILIES", "ScanResult", "UnsafeOp", "classify", "denylist", "scan_path", "scan_proto",
+    "FAMILIES", "ScanResult", "UnsafeOp", "classify", "denylist", "family_description", "scan_path", "scan_proto",
     "scan_source", "tensorflow_denylist",
 ]

@@ -1,0 +1,260 @@
+"""Where a string tensor of a SavedModel comes from: the file-name arguments of the few ops the gate allows.
+
+Two kinds of file-touching op are normal in a SavedModel: the saver's checkpoint
+ops, whose file name is the saver's filename tensor (fed by the loader with the
+model's own ``variables/variables``), and a vocabulary table filled from one of
+the model's assets. Both are allowed only when their file-name input provably
+comes from there. :class:`Provenance` follows a tensor backwards through the few
+ops that pass a file name along (``Identity``, ``StringJoin``, ``Select``,
+``ShardedFilename``, ``Pack``, a variable assigned once from an asset path),
+across function boundaries through every call site and the object graph's
+bindings, and returns the set of :class:`Origin` it may come from. Anything it
+cannot follow is an ``unresolved`` origin, and the caller refuses.
+
+The work is bounded: results are memoised per tensor, and a query that needs
+more than :data:`MAX_STEPS` steps is unresolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from hubcheck.graph.program import CALL_OPS, Body, Program
+
+MAX_STEPS = 20_000
+"""Steps one origin query may take before giving up (unresolved): a hostile graph cannot make it slow."""
+
+ASSET, SAVER_FILENAME, CONST, UNRESOLVED = "asset", "saver-filename", "const", "unresolved"
+
+
+@dataclass(frozen=True)
+class Origin:
+    kind: str  # ASSET, SAVER_FILENAME, CONST or UNRESOLVED
+    detail: str  # the asset file name, the constant's text, or why it is unresolved
+
+    def describe(self) -> str:
+        if self.kind == ASSET:
+            return f"the asset {self.detail!r}"
+        if self.kind == SAVER_FILENAME:
+            return "the saver's filename tensor"
+        if self.kind == CONST:
+            return f"the constant {self.detail!r}"
+        return self.detail
+
+
+PASS_THROUGH = frozenset({"Identity", "Snapshot", "StopGradient", "PlaceholderWithDefault"})
+
+
+class _Budget(Exception):
+    pass
+
+
+class Provenance:
+    """Origins of tensors in one :class:`Program` (one MetaGraph)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._memo: dict[tuple[str, str], frozenset[Origin]] = {}
+        self._steps = 0
+
+    # -- indexes ----------------------------------------------------------------------------------
+
+    @cached_property
+    def call_sites(self) -> dict[str, list[tuple[Body, Any, int]]]:
+        """function name -> ``(caller body, call node, offset of the function's first argument in the inputs)``.
+
+        Plain calls pass their inputs in order. Any other function-valued attribute
+        (``If``/``While``/``Case`` branches, ``api_implements`` swaps) binds
+        arguments in ways this reader does not follow: those call sites get offset
+        -1, which makes every argument of the function unresolved.
+        """
+        sites: dict[str, list[tuple[Body, Any, int]]] = {}
+        bodies = [self.program.graph] + [b for b in (self.program.body(n) for n in self.program.library) if b]
+        for body in bodies:
+            for node in body.nodes:
+                if node.op in self.program.library:
+                    sites.setdefault(node.op, []).append((body, node, 0))
+                for attr, name in Program.function_attrs(node):
+                    offset = 0 if node.op in CALL_OPS and attr == "f" else -1
+                    sites.setdefault(name, []).append((body, node, offset))
+        for members in self.program_groups.values():
+            for name in members:
+                for other in members:
+                    if other != name:
+                        sites.setdefault(name, []).extend((b, n, -1) for b, n, _ in sites.get(other, []))
+        return sites
+
+    @cached_property
+    def program_groups(self) -> dict[str, list[str]]:
+        """``api_implements`` value -> the library functions carrying it (grappler may swap any for any)."""
+        return implementation_groups(self.program)
+
+    @cached_property
+    def asset_tensors(self) -> dict[str, str]:
+        """Main-graph tensor name -> asset file name, from ``asset_file_def`` (what the TF1 loader feeds)."""
+        found = {}
+        for asset in self.program.meta_graph.asset_file_def:
+            name = asset.tensor_info.name
+            found[name if ":" in name else f"{name}:0"] = asset.filename
+        return found
+
+    @cached_property
+    def saver_filename(self) -> str | None:
+        name = self.program.meta_graph.saver_def.filename_tensor_name
+        if not name:
+            return None
+        return name if ":" in name else f"{name}:0"
+
+    @cached_property
+    def bindings(self) -> dict[str, tuple[int, ...]]:
+        """Concrete function name -> the object-graph node ids bound to its captured (last) arguments."""
+        return {name: tuple(saved.bound_inputs) for name, saved in self.program.object_graph.concrete_functions.items()}
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def origins(self, body: Body, ref: str) -> frozenset[Origin]:
+        self._steps = 0
+        try:
+            return self._origins(body, ref, 0)
+        except (_Budget, RecursionError):
+            return frozenset({Origin(UNRESOLVED, "too deep or too large to follow")})
+
+    def _origins(self, body: Body, ref: str, depth: int) -> frozenset[Origin]:
+        key = (body.name, ref)
+        if key in self._memo:
+            return self._memo[key]
+        self._steps += 1
+        if self._steps > MAX_STEPS or depth > 200:
+            raise _Budget
+        self._memo[key] = frozenset({Origin(UNRESOLVED, "a cycle")})  # a cycle is never a proof
+        result = frozenset(self._compute(body, ref, depth))
+        self._memo[key] = result
+        return result
+
+    def _compute(self, body: Body, ref: str, depth: int) -> Iterator[Origin]:
+        node, index = body.producer(ref)
+        if node is None:
+            if body.is_function and index >= 0:
+                yield from self._argument(body, index, depth)
+            else:
+                yield Origin(UNRESOLVED, f"an unknown tensor {ref[:120]!r}")
+            return
+        canonical = f"{node.name}:{index}"
+        if not body.is_function:
+            if canonical == self.saver_filename:
+                yield Origin(SAVER_FILENAME, canonical)
+                return
+            if canonical in self.asset_tensors:
+                yield Origin(ASSET, self.asset_tensors[canonical])
+                return
+        inputs = body.data_inputs(node)
+        op = node.op
+        if op == "Const":
+            yield from _const_origins(node)
+        elif op in PASS_THROUGH and inputs:
+            yield from self._origins(body, inputs[0], depth + 1)
+        elif op == "IdentityN" and index < len(inputs):
+            yield from self._origins(body, inputs[index], depth + 1)
+        elif op in ("StringJoin", "Pack"):
+            separator = node.attr["separator"].s.decode("utf-8", "replace") if "separator" in node.attr else ""
+            if separator:
+                yield from _text_origins(separator)
+            for item in inputs:
+                yield from self._origins(body, item, depth + 1)
+        elif op == "ShardedFilename" and inputs:
+            yield from self._origins(body, inputs[0], depth + 1)  # the other inputs are shard numbers
+        elif op in ("Select", "SelectV2") and len(inputs) == 3:
+            yield from self._origins(body, inputs[1], depth + 1)
+            yield from self._origins(body, inputs[2], depth + 1)
+        elif op == "ReadVariableOp" and not body.is_function and inputs:
+            yield from self._variable(body, inputs[0], depth)
+        else:
+            callee = self.program.callee(node)
+            if callee is not None and index < len(callee.rets):
+                yield from self._origins(callee, callee.rets[index], depth + 1)
+            else:
+                yield Origin(UNRESOLVED, f"the output of {op} {node.name[:120]!r}")
+
+    def _variable(self, body: Body, handle_ref: str, depth: int) -> Iterator[Origin]:
+        """A main-graph variable read: the values assigned to it, if nothing else can write it."""
+        handle, _ = body.producer(handle_ref)
+        if handle is None or handle.op != "VarHandleOp":
+            yield Origin(UNRESOLVED, "a variable that is not a plain VarHandleOp")
+            return
+        assigned = False
+        for use in body.consumers(body.canonical(handle.name)):
+            if use.node.op == "AssignVariableOp" and use.position == 0:
+                values = body.data_inputs(use.node)
+                if len(values) > 1:
+                    assigned = True
+                    yield from self._origins(body, values[1], depth + 1)
+            elif use.node.op not in ("ReadVariableOp", "VarIsInitializedOp"):
+                yield Origin(UNRESOLVED, f"variable {handle.name[:120]!r} is also passed to {use.node.op}")
+        if not assigned:
+            yield Origin(UNRESOLVED, f"variable {handle.name[:120]!r} is never assigned in the graph")
+
+    def _argument(self, body: Body, index: int, depth: int) -> Iterator[Origin]:
+        sites = self.call_sites.get(body.name, [])
+        bound = self.bindings.get(body.name, ())
+        explicit = len(body.args) - len(bound)
+        any_source = False
+        if bound and index >= explicit:
+            any_source = True
+            yield self._bound(bound[index - explicit])
+        elif body.name in self.bindings:
+            any_source = True
+            yield Origin(UNRESOLVED, f"argument {index} of {body.name[:120]!r} is passed by a Python caller")
+        for caller, node, offset in sites:
+            any_source = True
+            inputs = caller.data_inputs(node)
+            if offset < 0 or offset + index >= len(inputs):
+                yield Origin(UNRESOLVED, f"{node.op} {node.name[:120]!r} binds the arguments of {body.name[:120]!r}")
+                continue
+            yield from self._origins(caller, inputs[offset + index], depth + 1)
+        if not any_source:
+            yield Origin(UNRESOLVED, f"nothing passes argument {index} of {body.name[:120]!r}")
+
+    def _bound(self, node_id: int) -> Origin:
+        nodes = self.program.object_graph.nodes
+        if not 0 <= node_id < len(nodes):
+            return Origin(UNRESOLVED, f"a binding to a missing object node {node_id}")
+        node = nodes[node_id]
+        if node.WhichOneof("kind") != "asset":
+            return Origin(UNRESOLVED, f"a captured {node.WhichOneof('kind')}")
+        files = self.program.meta_graph.asset_file_def
+        position = node.asset.asset_file_def_index
+        if not 0 <= position < len(files):
+            return Origin(UNRESOLVED, f"an asset with a missing asset_file_def entry {position}")
+        return Origin(ASSET, files[position].filename)
+
+
+def _const_origins(node: Any) -> Iterator[Origin]:
+    tensor = node.attr["value"].tensor
+    if not tensor.string_val:
+        yield Origin(UNRESOLVED, "a constant that is not a list of strings")
+        return
+    for value in tensor.string_val[:64]:
+        yield from _text_origins(value.decode("utf-8", "replace"))
+    if len(tensor.string_val) > 64:
+        yield Origin(UNRESOLVED, "a constant with too many strings")
+
+
+def _text_origins(text: str) -> Iterator[Origin]:
+    yield Origin(CONST, text[:300])
+
+
+def implementation_groups(program: Program) -> dict[str, list[str]]:
+    """``api_implements`` value -> library functions that carry it."""
+    groups: dict[str, list[str]] = {}
+    for name, function in program.library.items():
+        if "api_implements" in function.attr:
+            value = function.attr["api_implements"].s.decode("utf-8", "replace")
+            if value:
+                groups.setdefault(value, []).append(name)
+    return {key: sorted(members) for key, members in groups.items()}
+
+
+__all__ = ["ASSET", "CONST", "Origin", "Provenance", "SAVER_FILENAME", "UNRESOLVED", "implementation_groups"]
