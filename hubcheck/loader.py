@@ -226,13 +226,18 @@ def _parse_saved_model(path: Path, proto_path: Path) -> ModelSource:
 
 def _special_file_problem(path: Path) -> str | None:
     """A file TensorFlow would open that is a FIFO, device or socket: opening it could block or never end."""
-    from hubcheck.modelfiles import loader_files
+    from hubcheck.modelfiles import MAX_SMALL_FILE_BYTES, SIDE_FILES, loader_files
 
     for found in loader_files(path):
         if found.kind not in ("a regular file", "a directory"):
             return (
                 f"{found.name} is {found.kind}, not a regular file; tf.saved_model.load would block on it or "
                 "read it without end, so hubcheck does not load this model. Publish regular files only."
+            )
+        if found.name in SIDE_FILES and os.path.getsize(path / found.name) > MAX_SMALL_FILE_BYTES:
+            return (
+                f"{found.name} is {os.path.getsize(path / found.name)} bytes, over the {MAX_SMALL_FILE_BYTES}-byte "
+                "limit; tf.saved_model.load reads it whole into memory. Re-export the model."
             )
     return None
 

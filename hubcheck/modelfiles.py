@@ -178,6 +178,6 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 __all__ = [
-    "LoaderFile", "MAX_PROTO_BYTES", "MAX_SMALL_FILE_BYTES", "ModelFileError", "asset_problem", "file_kind",
+    "LoaderFile", "MAX_PROTO_BYTES", "MAX_SMALL_FILE_BYTES", "ModelFileError", "SIDE_FILES", "asset_problem", "file_kind",
     "is_plain_relative", "loader_files", "read_regular_file",
 ]

@@ -274,6 +274,8 @@ class _Reach:
     parent: str | None  # the function that called this one (None: called from an entry point)
     step: str  # this function's step in the path: "call node -> function"
     entry: str  # the entry point's label (for the path's first element)
+    depth: int = 0  # calls from the entry point
+    head: tuple[str, ...] = ()  # the first steps of the path (bounded, so copying it costs O(1))
 
 
 def _tensor_node(name: str) -> str:
@@ -304,7 +306,12 @@ class _Walker:
             current, caller, how = queue.popleft()
             if current not in self.program.library or not self._better(self.function_reach.get(current), kind):
                 continue
-            self.function_reach[current] = _Reach(kind, caller, how, entry)
+            above = self.function_reach.get(caller) if caller is not None else None
+            depth = above.depth + 1 if above is not None else 1
+            head = above.head if above is not None else ()
+            if len(head) < MAX_PATH_SHOWN // 2:
+                head = (*head, how)
+            self.function_reach[current] = _Reach(kind, caller, how, entry, depth, head)
             body = self.program.body(current)
             assert body is not None
             for node in body.nodes:
@@ -336,25 +343,25 @@ class _Walker:
             queue.extend(_tensor_node(text) for text in node.input)
 
     def path_to(self, name: str) -> tuple[str, ...]:
-        """Entry point, then each call down to ``name``, rebuilt from parent pointers (shortened when long)."""
-        steps: list[str] = []
-        current: str | None = name
-        entry = ""
-        seen: set[str] = set()
-        while current is not None and current not in seen:
-            seen.add(current)
-            reach = self.function_reach.get(current)
-            if reach is None:
-                break
-            steps.append(reach.step)
-            entry = reach.entry
-            current = reach.parent
-        steps.append(entry)
-        steps.reverse()
-        if len(steps) > MAX_PATH_SHOWN:
-            hidden = len(steps) - MAX_PATH_SHOWN
-            steps = steps[: MAX_PATH_SHOWN // 2] + [f"... ({hidden} more calls)"] + steps[-MAX_PATH_SHOWN // 2:]
-        return tuple(steps)
+        """Entry point, then each call down to ``name`` (the first and last steps when it is long).
+
+        Reads at most :data:`MAX_PATH_SHOWN` parent pointers, so describing every finding
+        of a 40,000-deep call chain stays linear.
+        """
+        reach = self.function_reach.get(name)
+        if reach is None:
+            return ()
+        tail: list[str] = []
+        current: _Reach | None = reach
+        while current is not None and len(tail) < MAX_PATH_SHOWN:
+            tail.append(current.step)
+            current = self.function_reach.get(current.parent) if current.parent is not None else None
+        tail.reverse()
+        if reach.depth <= MAX_PATH_SHOWN:
+            return (reach.entry, *tail)
+        keep = MAX_PATH_SHOWN // 2
+        hidden = reach.depth - len(reach.head) - keep
+        return (reach.entry, *reach.head, f"... ({hidden} more calls)", *tail[-keep:])
 
 
 def _collection_nodes(meta_graph: Any, key: str) -> list[str]:
