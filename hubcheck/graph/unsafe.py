@@ -562,7 +562,9 @@ def scan_program(program: Program, tf1_path: bool = False) -> tuple[list[UnsafeO
         for node in body.nodes:
             nodes_scanned += 1
             judge(node, body, name, reach, path)
-    findings.sort(key=lambda f: (_KIND_RANK[f.entry], f.function, f.node))
+    # Ordered by what does not depend on TensorFlow's function-name counters, so reports are reproducible.
+    findings.sort(key=lambda f: (_KIND_RANK[f.entry], f.op, f.node, f.function))
+    allowed.sort(key=lambda f: (f.op, f.node, f.function))
     return findings, allowed, len(program.library), nodes_scanned
 
 
