@@ -285,10 +285,11 @@ def test_local_archive_is_unpacked_once_into_the_cache(archive_file: Callable[[s
     assert (first.local_path / "saved_model.pb").is_file()
     assert first.archive_hash == f"sha256:{sha}"
     assert first.content_hash == content_hash(saved_model)  # the same bytes as the directory it came from
-    (first.local_path / "marker").write_text("proves the second run did not unpack again")
+    inode = (first.local_path / "saved_model.pb").stat().st_ino  # the same file proves it was not unpacked again
     second = resolve_model(str(archive), cache_dir=cache)
     assert second.cached and second.local_path == first.local_path
-    assert (second.local_path / "marker").exists()
+    assert (second.local_path / "saved_model.pb").stat().st_ino == inode
+    assert second.content_hash == first.content_hash and second.archive_hash == first.archive_hash
     assert _leftovers(cache) == []
 
 
@@ -533,7 +534,7 @@ def test_download_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_waits_for_another_downloader_then_uses_its_result(server: Server, saved_model: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "LOCK_POLL_S", 0.05)
+    monkeypatch.setattr(sources.lock, "LOCK_POLL_S", 0.05)
     cache, url = tmp_path / "cache", server.url("good.tar.gz")
     entry = cache / _sha1(url)
     cache.mkdir()
@@ -562,7 +563,7 @@ def test_steals_the_lock_of_a_dead_downloader(server: Server, tmp_path: Path) ->
     Path(f"{entry}.lock").write_text(f"{socket.gethostname()}.{dead.pid}.abandoned")
     Path(f"{entry}.abandoned.tmp").mkdir()
     started = time.monotonic()
-    resolved = resolve_model(url, cache_dir=cache)
+    resolved = resolve_model(url, cache_dir=cache, timeout_s=1)  # a lock nobody holds waits one fetch timeout
     assert time.monotonic() - started < 5
     assert resolved.problem is None and server.hits("good.tar.gz") == 1
     assert _leftovers(cache) == []
@@ -572,7 +573,7 @@ def test_report_fields() -> None:
     resolved = ResolvedModel("m.tar.gz", Path("/c/x"), "archive", EMPTY_HASH, True, None, "sha256:" + "1" * 64)
     assert resolved.to_json() == {
         "source": "m.tar.gz", "source_kind": "archive", "resolved_path": "/c/x", "content_hash": EMPTY_HASH,
-        "archive_hash": "sha256:" + "1" * 64, "cached": True,
+        "archive_hash": "sha256:" + "1" * 64, "cached": True, "redirected_to": None,
     }
 
 
