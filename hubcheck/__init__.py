@@ -60,9 +60,10 @@ def check(
     (by default it is not loaded). ``progress`` is called with ``(check_id, None)`` when a
     check starts and ``(check_id, result)`` when it ends.
 
-    ``isolate=True`` runs the checks in a child process, bounded by ``timeout_s`` (whole
-    run) and ``max_memory_bytes`` (resident memory); a model that hangs, crashes or grows
-    past the cap still yields a report, with the running check as ``error``. ``debug=True``
+    ``isolate=True`` runs the checks in a sandboxed child process (docs/security.md), bounded
+    by ``timeout_s`` (whole run) and ``max_memory_bytes`` (resident memory; ``None``, the
+    default, caps it at 75% of the machine's memory, ``0`` means no cap); a model that hangs,
+    crashes or grows past the cap still yields a report, with the running check as ``error``. ``debug=True``
     keeps the traceback of a check that raised in its ``details["traceback"]``.
 
     Raises ``FileNotFoundError`` when a local ``path`` does not exist,
@@ -86,9 +87,12 @@ def check(
                 raise FileNotFoundError(f"no such model path: {os.fspath(path)}") from None
             raise
     if isolate:
-        from hubcheck.isolation import Limits, run_isolated
+        from hubcheck.isolation import Limits, default_memory_cap, run_isolated
 
-        limits = Limits(timeout_s=timeout_s, max_memory_bytes=max_memory_bytes)
+        if max_memory_bytes is not None and max_memory_bytes < 0:
+            raise ValueError(f"max_memory_bytes must be 0 (no cap) or positive; got {max_memory_bytes}")
+        cap = default_memory_cap() if max_memory_bytes is None else max_memory_bytes or None
+        limits = Limits(timeout_s=timeout_s, max_memory_bytes=cap)
         report = run_isolated(resolved.local_path, options, limits, progress=progress,
                               source_problem=resolved.problem)
     else:

@@ -8,6 +8,7 @@ is described in docs/catalog.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import click
 from hubcheck.catalog import CatalogEntry, CatalogError, Shard, default_jobs, entries_from_args, read_catalog
 from hubcheck.config import Config, ConfigError, Settings, as_check_kwargs, load_config
 from hubcheck.exitcodes import ExitCode, exit_code_for
-from hubcheck.isolation import DEFAULT_TIMEOUT_S, Limits, parse_size
+from hubcheck.isolation import DEFAULT_TIMEOUT_S, MEMORY_SHARE, Limits, children_die_with_us, parse_memory_cap
 from hubcheck.options import RunOptions, Task, Tolerances, parse_input_size, parse_tolerance
 from hubcheck.reporters import REPORTERS, build_reporter
 from hubcheck.results import Report
@@ -251,6 +252,25 @@ def report_options(format_help: str, what: str) -> Callable[[Callable[..., Any]]
     return decorate
 
 
+def _stops_on_signals(command: Callable[..., None]) -> Callable[..., None]:
+    """SIGINT, SIGTERM or SIGHUP kill every checking child at once; hubcheck then exits 128 + the signal
+    number (130, 143, 129) without writing a report (docs/exit-codes.md)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        from hubcheck.isolation import Stopped
+
+        try:
+            with children_die_with_us():
+                command(*args, **kwargs)
+        except Stopped as stopped:
+            click.echo(f"hubcheck: stopped by {stopped.name}; checking processes killed, no report written",
+                       err=True)
+            sys.exit(stopped.exit_code)
+
+    return run
+
+
 class DefaultGroup(click.Group):
     """``hubcheck MODEL`` means ``hubcheck check MODEL``; ``hubcheck inspect MODEL`` is a subcommand."""
 
@@ -296,14 +316,18 @@ def main() -> None:
               help="Load and call the model even when unsafe-ops fails (read its finding first).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT_S, show_default=True,
               metavar="SECONDS", help="Stop checking a model after this long; the running check becomes an error.")
-@click.option("--max-memory", metavar="SIZE", help="Stop when the checking process holds more than SIZE (e.g. 4G).")
+@click.option("--max-memory", metavar="SIZE",
+              help=f"Stop when the checking process holds more than SIZE (e.g. 4G; 'none' for no cap).  "
+                   f"[default: {MEMORY_SHARE:.0%} of the machine's memory]")
 @click.option("--in-process", is_flag=True, envvar="HUBCHECK_IN_PROCESS", show_envvar=True,
               help="Run the model in the hubcheck process itself (no isolation, no --timeout/--max-memory).")
 @click.option("--offline", is_flag=True, help="Use only models already in the cache; never download.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Cache for downloads and unpacked archives.  [default: $TFHUB_CACHE_DIR, else <tmp>/tfhub_modules]")
+              help="Cache for downloads and unpacked archives; it must be yours alone (docs/sources.md).  "
+                   "[default: $TFHUB_CACHE_DIR, else ~/.cache/hubcheck]")
 @click.option("--fetch-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              metavar="SECONDS", help="Give up a download when the host sends nothing for this long.")
+              metavar="SECONDS", help="Give up a download when the host sends nothing, or under 16 KiB/s, for this "
+                                      "long, or when the whole download takes 30 times this long.")
 @click.option("--catalog", "catalogs", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also check the models listed in FILE, one MODEL per line; '#' starts a comment, relative "
                    "paths are relative to FILE's folder (repeatable).")
@@ -316,6 +340,7 @@ def main() -> None:
 @click.option("--list-checks", is_flag=True, help="List the checks and exit.")
 @click.option("--explain", metavar="ID", help="Explain one check (when it fails, how to fix it) and exit.")
 @click.version_option(package_name="hubcheck", prog_name="hubcheck")
+@_stops_on_signals
 def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[str, ...], select: tuple[str, ...],
                   ignore: tuple[str, ...], strict: bool | None, format_: str, output: Path | None,
                   reports: tuple[str, ...], tolerances: tuple[str, ...], config: Path | None, no_config: bool,
@@ -384,7 +409,7 @@ def build_limits(cli: CliOptions) -> Limits | None:
     if cli.in_process:
         return None
     try:
-        memory = parse_size(cli.max_memory) if cli.max_memory else None
+        memory = parse_memory_cap(cli.max_memory)
     except ValueError as exc:
         raise click.UsageError(f"--max-memory: {exc}") from None
     return Limits(timeout_s=cli.timeout, max_memory_bytes=memory)
@@ -401,7 +426,7 @@ def _resolve(cli: CliOptions, spec: str, keep_going: bool = False) -> ResolvedMo
     try:
         with download_progress(f"downloading {spec}", enabled=sys.stderr.isatty()) as bar:
             return resolve_model(spec, offline=cli.offline, cache_dir=cli.cache_dir,
-                                 timeout_s=cli.fetch_timeout, progress=bar)
+                                 timeout_s=cli.fetch_timeout, progress=bar, unpack_timeout_s=cli.timeout)
     except SourceError as exc:
         click.echo(f"Error: {exc}", err=True)
         if keep_going and exc.exit_code == ExitCode.FETCH:
@@ -424,7 +449,7 @@ def _run(plans: list[Plan], limits: Limits | None, jobs: int = 1) -> list[Report
     from hubcheck.tfimport import native_logs_silenced
 
     isolation = {"isolate": False} if limits is None else {
-        "isolate": True, "timeout_s": limits.timeout_s, "max_memory_bytes": limits.max_memory_bytes}
+        "isolate": True, "timeout_s": limits.timeout_s, "max_memory_bytes": limits.max_memory_bytes or 0}  # 0: no cap
 
     def check_one(plan: Plan, progress: ProgressCallback | None) -> Report:
         model, options = plan

@@ -187,3 +187,247 @@ def test_cli_writes_a_valid_report_for_a_model_that_never_returns(pathological_m
     errors = [c for c in document["checks"] if c["status"] == "error"]
     assert len(errors) == 1 and "timed out after 12s" in errors[0]["message"]
     assert {c["id"]: c["status"] for c in document["checks"]}["load"] == "pass"
+
+
+# -- the default memory cap ---------------------------------------------------------------------------
+
+
+def _meminfo_total() -> int:
+    with open("/proc/meminfo") as meminfo:
+        return next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemTotal:"))
+
+
+def test_the_default_memory_cap_is_three_quarters_of_the_machine() -> None:
+    from hubcheck.isolation import default_memory_cap, machine_memory_bytes
+
+    memory = machine_memory_bytes()
+    assert memory is not None and 0 < memory <= _meminfo_total()
+    assert Limits().max_memory_bytes == default_memory_cap() == int(memory * 0.75)
+
+
+def test_a_cgroup_limit_below_physical_memory_lowers_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hubcheck.isolation
+
+    monkeypatch.setattr(hubcheck.isolation, "_cgroup_memory_limit", lambda: 2 << 30)
+    assert hubcheck.isolation.default_memory_cap() == int((2 << 30) * 0.75)
+    monkeypatch.setattr(hubcheck.isolation, "_cgroup_memory_limit", lambda: 1 << 62)
+    assert hubcheck.isolation.machine_memory_bytes() == _meminfo_total()
+
+
+@pytest.mark.parametrize(("text", "expected"), [(None, "default"), ("none", None), ("OFF", None), ("0", None),
+                                                ("2G", 2 << 30)])
+def test_max_memory_option_values(text: str | None, expected: object) -> None:
+    from hubcheck.isolation import default_memory_cap, parse_memory_cap
+
+    assert parse_memory_cap(text) == (default_memory_cap() if expected == "default" else expected)
+
+
+@pytest.fixture
+def captured_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Limits | None]:
+    """Every Limits that reaches run_isolated, which returns an empty report instead of running anything."""
+    import hubcheck.isolation
+    from hubcheck.results import Report
+
+    seen: list[Limits | None] = []
+
+    def fake(path: Path, options: RunOptions, limits: Limits | None = None, **kwargs: object) -> Report:
+        seen.append(limits)
+        return Report("0", {"python": "3", "tensorflow": None, "tensorflow-hub": None}, {"path": str(path),
+                      "format": "tf2-saved-model"}, ())
+
+    monkeypatch.setattr(hubcheck.isolation, "run_isolated", fake)
+    return seen
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], "default"), (["--max-memory", "none"], None),
+                                                (["--max-memory", "3G"], 3 << 30)])
+def test_every_cli_run_is_capped_unless_told_otherwise(captured_limits, tmp_path: Path, argv: list[str],
+                                                       expected: object) -> None:
+    from click.testing import CliRunner
+
+    from hubcheck.cli import main
+    from hubcheck.isolation import default_memory_cap
+
+    result = CliRunner().invoke(main, [*argv, str(tmp_path)], env={"HUBCHECK_IN_PROCESS": ""})
+    assert result.exit_code == 0, result.output
+    (limits,) = captured_limits
+    assert limits is not None
+    assert limits.max_memory_bytes == (default_memory_cap() if expected == "default" else expected)
+
+
+def test_the_api_caps_isolated_runs_by_default(captured_limits, tmp_path: Path) -> None:
+    import hubcheck
+    from hubcheck.isolation import default_memory_cap
+
+    hubcheck.check(tmp_path, isolate=True)
+    hubcheck.check(tmp_path, isolate=True, max_memory_bytes=0)
+    hubcheck.check(tmp_path, isolate=True, max_memory_bytes=1 << 30)
+    assert [limits.max_memory_bytes for limits in captured_limits] == [default_memory_cap(), None, 1 << 30]
+    with pytest.raises(ValueError, match="max_memory_bytes"):
+        hubcheck.check(tmp_path, isolate=True, max_memory_bytes=-1)
+
+
+# -- children die with hubcheck ---------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping: a zombie (dead, waiting for whoever adopted it to reap it) is not alive."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def _group_alive(pgid: int) -> list[int]:
+    members = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) == pgid and _alive(int(pid)):
+                members.append(int(pid))
+        except (ProcessLookupError, PermissionError):
+            continue
+    return members
+
+
+def _checking_child(parent: int, deadline_s: float = 60) -> int:
+    """The pid of ``parent``'s checking child once it is busy in the model (TensorFlow loaded, CPU spinning)."""
+    import time
+
+    deadline = time.monotonic() + deadline_s
+    child = None
+    while time.monotonic() < deadline:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    command = cmdline.read()
+            except OSError:
+                continue
+            if int(fields[1]) == parent and b"hubcheck.isolation" in command:
+                child = int(pid)
+                # utime + stime above 6 s: TensorFlow is loaded and the endless loop has been running a while
+                if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") > 6:
+                    return child
+        time.sleep(0.2)
+    raise AssertionError(f"no busy checking child under {parent} (last seen: {child})")
+
+
+def _start_cli(model: Path, tmp_path: Path) -> "subprocess.Popen[bytes]":
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "HUBCHECK_IN_PROCESS"}
+    return subprocess.Popen([sys.executable, "-m", "hubcheck", "--timeout", "300", "--format", "json", "--output",
+                             str(tmp_path / "report.json"), str(model)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def _wait_until(condition, timeout_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(15, 143), (2, 130)], ids=["SIGTERM", "SIGINT"])
+def test_stopping_hubcheck_kills_a_child_stuck_in_the_model(pathological_models, tmp_path: Path, signum: int,
+                                                           code: int) -> None:
+    cli = _start_cli(pathological_models["hangs"], tmp_path)
+    try:
+        child = _checking_child(cli.pid)
+        os.kill(cli.pid, signum)
+        assert cli.wait(15) == code
+        assert _wait_until(lambda: not _group_alive(child), 5), f"left behind: {_group_alive(child)}"
+        assert cli.stderr is not None and b"no report written" in cli.stderr.read()
+        assert not (tmp_path / "report.json").exists()
+    finally:
+        cli.kill()
+        cli.wait()
+
+
+@pytest.mark.slow
+def test_a_child_dies_when_hubcheck_is_killed_outright(pathological_models, tmp_path: Path) -> None:
+    cli = _start_cli(pathological_models["hangs"], tmp_path)
+    child = None
+    try:
+        child = _checking_child(cli.pid)
+        os.kill(cli.pid, 9)  # no handler runs: only the parent-death signal can stop the child
+        cli.wait(15)
+        assert _wait_until(lambda: not _alive(child), 5)
+        assert _wait_until(lambda: not _group_alive(child), 5)
+    finally:
+        cli.kill()
+        cli.wait()
+        if child is not None and _group_alive(child):  # the test failed: leave no orphan behind
+            os.killpg(child, 9)
+
+
+def test_a_child_whose_parent_is_already_gone_exits_at_once() -> None:
+    import subprocess
+    import sys
+
+    read_fd, write_fd = os.pipe()
+    try:
+        not_my_parent = 1
+        done = subprocess.run([sys.executable, "-m", "hubcheck.isolation", str(write_fd), str(not_my_parent), "0"],
+                              pass_fds=(write_fd,), input=b"", timeout=30, capture_output=True)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert done.returncode == 70
+
+
+def _sleeper() -> "subprocess.Popen[bytes]":
+    import subprocess
+
+    from hubcheck.isolation import _live_children, _live_lock
+
+    process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    with _live_lock:
+        _live_children.add(process)
+    return process
+
+
+def test_sighup_kills_the_children_and_stops_the_run() -> None:
+    import signal
+
+    from hubcheck.isolation import Stopped, _live_children, children_die_with_us
+
+    sleeper = _sleeper()
+    try:
+        with pytest.raises(Stopped) as stopped, children_die_with_us():
+            os.kill(os.getpid(), signal.SIGHUP)
+            for _ in range(100):  # the handler runs at the next bytecode boundary
+                pass
+        assert stopped.value.exit_code == 129 and stopped.value.name == "SIGHUP"
+        assert sleeper.wait(5) == -signal.SIGKILL
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # restored
+    finally:
+        _live_children.discard(sleeper)
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_signal_ignored_before_hubcheck_started_stays_ignored() -> None:
+    import signal
+
+    from hubcheck.isolation import _live_children, children_die_with_us
+
+    sleeper = _sleeper()
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with children_die_with_us():
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert sleeper.poll() is None
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+        _live_children.discard(sleeper)
+        sleeper.kill()
+        sleeper.wait()
