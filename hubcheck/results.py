@@ -35,11 +35,40 @@ def json_clean(value: Any) -> JSONValue:
     return str(value)
 
 
+MAX_MESSAGE_CHARS = 1000
+"""A check's message is at most this long; the rest is cut, saying how much (see :func:`bounded`)."""
+
+MAX_DETAIL_CHARS = 10_000
+"""Every string in a check's details and in the report's model facts is at most this long (a
+``--debug`` traceback fits)."""
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start and "… (N more characters)",
+    ``limit`` characters in all. Model-controlled strings (exception messages, names from the graph)
+    pass through here on their way into a report, so a hostile model cannot make one huge."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - 40)  # room for the marker with a count of up to 20 digits
+    return f"{text[:keep]}… ({len(text) - keep} more characters)"
+
+
+def _bounded_json(value: Any, limit: int) -> Any:
+    """Every string in ``value`` (keys included) bounded to ``limit``; other values untouched."""
+    if isinstance(value, str):
+        return bounded(value, limit)
+    if isinstance(value, Mapping):
+        return {bounded(k, limit) if isinstance(k, str) else k: _bounded_json(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bounded_json(v, limit) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_bounded_json(v, limit) for v in value)
+    return value
+
+
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception as one line of at most ``limit`` characters, for a finding's message."""
-    text = " ".join(str(exc).split())
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
+    """An exception as one line, its text at most ``limit`` characters, for a finding's message."""
+    text = bounded(" ".join(str(exc).split()), limit)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -92,6 +121,11 @@ class CheckResult:
     details: Mapping[str, JSONValue] = field(default_factory=dict)
     duration_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        # The one place every result passes: checks, the isolated child's stream, reports read back.
+        object.__setattr__(self, "message", bounded(self.message, MAX_MESSAGE_CHARS))
+        object.__setattr__(self, "details", _bounded_json(self.details, MAX_DETAIL_CHARS))
+
     def to_json(self) -> dict[str, JSONValue]:
         return {
             "id": self.id,
@@ -124,6 +158,9 @@ class Report:
     checks: Sequence[CheckResult]
     duration_s: float = 0.0
     strict: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", _bounded_json(self.model, MAX_DETAIL_CHARS))
 
     @property
     def summary(self) -> dict[str, int]:
