@@ -197,15 +197,18 @@ def user_agent() -> str:
 
 
 def fetch(url: str, out: BinaryIO, *, label: str, timeout_s: float, total_s: float, max_bytes: int,
-          min_rate: float = MIN_RATE, max_redirects: int = MAX_REDIRECTS,
-          progress: ProgressFn | None = None) -> Download:
+          min_rate: float = MIN_RATE, max_redirects: int = MAX_REDIRECTS, progress: ProgressFn | None = None,
+          deadline: float | None = None) -> Download:
     """Stream ``url`` into ``out``; ``label`` (the handle the user gave) names it in messages.
+
+    The download ends at ``deadline`` (a :func:`time.monotonic` value; default ``total_s`` from now,
+    and ``total_s`` is what a message calls the time limit).
 
     Raises :class:`FetchError` (network trouble, error status, refused redirect, too slow),
     :class:`ArchiveError` (more than ``max_bytes``) and :class:`CacheError` (``out`` cannot be written).
     """
     failure = f"could not fetch {clip(label, 300)}"
-    watchdog = _Watchdog(time.monotonic() + total_s)
+    watchdog = _Watchdog(time.monotonic() + total_s if deadline is None else deadline)
     agent = user_agent()
     redirects = _Redirects(agent, max_redirects)
     request = urllib.request.Request(url, headers={"User-Agent": agent})

@@ -70,8 +70,12 @@ class HubLock:
         self.path = path
         self.took_over = took_over  # True when it was a stale lock (its holder's leftovers may remain)
         self._descriptor = descriptor
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, contents.encode("utf-8"), 0)
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, contents.encode("utf-8"), 0)
+        except OSError as exc:
+            self.release()
+            raise CacheError(f"cannot write the lock file {path}: {exc.strerror or exc}") from None
 
     def release(self) -> None:
         """Remove the lock file if it is still ours (not stolen meanwhile), then drop the ``flock``."""

@@ -419,7 +419,7 @@ def _download(spec: str, handle: str, kind: str, root: Path, entry: Path, tmp: P
     with os.fdopen(descriptor, "w+b") as archive:
         try:
             download = fetch(_download_url(handle), archive, label=handle, timeout_s=options.timeout_s,
-                             total_s=max(0.0, deadline - time.monotonic()), max_bytes=options.max_bytes,
+                             total_s=options.total_s, deadline=deadline, max_bytes=options.max_bytes,
                              min_rate=options.min_rate, progress=options.progress)
         except ArchiveError as exc:  # too large: the archive's fault, not the network's
             return _resolved(spec, _rejected_folder(root, entry.name), kind, cached=False, problem=f"{what} {exc}")
