@@ -225,8 +225,9 @@ def check_all(
     ``jobs <= 1`` (or a single item) runs in the calling thread. Otherwise each worker thread calls
     ``check_one``, which is expected to check in a child process (``hubcheck.check(isolate=True)``), so
     threads only wait. A model that fails, hangs or crashes its child is a report like any other and
-    does not stop the rest. If ``check_one`` itself raises (a bug in hubcheck), or on Ctrl-C, models
-    not yet started are dropped, ``stop_children()`` is called until the running ones have returned,
+    does not stop the rest. If ``check_one`` itself raises (a bug in hubcheck), or on Ctrl-C (or SIGTERM or
+    SIGHUP, which the command line turns into :class:`hubcheck.isolation.Stopped`, a ``KeyboardInterrupt``),
+    models not yet started are dropped, ``stop_children()`` is called until the running ones have returned,
     and :class:`ModelCrash` (or the ``KeyboardInterrupt``) is raised.
     """
     if len(labels) != len(items):
@@ -267,7 +268,7 @@ def check_all(
     futures = [executor.submit(work, index) for index in range(len(items))]
     try:
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-    except BaseException:  # KeyboardInterrupt
+    except BaseException:  # KeyboardInterrupt, or hubcheck.isolation.Stopped (SIGTERM, SIGHUP)
         _abandon(executor, futures, abandoned, stop_children)
         raise
     crashed = [future for future in futures if future in done and future.exception() is not None]

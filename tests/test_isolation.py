@@ -290,13 +290,15 @@ def _group_alive(pgid: int) -> list[int]:
     return members
 
 
-def _checking_child(parent: int, deadline_s: float = 60) -> int:
-    """The pid of ``parent``'s checking child once it is busy in the model (TensorFlow loaded, CPU spinning)."""
+def _checking_children(parent: int, count: int = 1, deadline_s: float = 90) -> list[int]:
+    """The pids of ``parent``'s ``count`` checking children once each is busy in the model (TensorFlow
+    loaded, the endless loop spinning: more than 6 s of CPU time)."""
     import time
 
     deadline = time.monotonic() + deadline_s
-    child = None
+    busy: list[int] = []
     while time.monotonic() < deadline:
+        busy = []
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/stat") as stat:
@@ -306,21 +308,26 @@ def _checking_child(parent: int, deadline_s: float = 60) -> int:
             except OSError:
                 continue
             if int(fields[1]) == parent and b"hubcheck.isolation" in command:
-                child = int(pid)
-                # utime + stime above 6 s: TensorFlow is loaded and the endless loop has been running a while
                 if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") > 6:
-                    return child
+                    busy.append(int(pid))
+        if len(busy) >= count:
+            return busy
         time.sleep(0.2)
-    raise AssertionError(f"no busy checking child under {parent} (last seen: {child})")
+    raise AssertionError(f"not {count} busy checking children under {parent} (busy: {busy})")
 
 
-def _start_cli(model: Path, tmp_path: Path) -> "subprocess.Popen[bytes]":
+def _checking_child(parent: int) -> int:
+    return _checking_children(parent, 1)[0]
+
+
+def _start_cli(models: Path | list[Path], tmp_path: Path, *options: str) -> "subprocess.Popen[bytes]":
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "HUBCHECK_IN_PROCESS"}
+    paths = [str(models)] if isinstance(models, Path) else [str(model) for model in models]
     return subprocess.Popen([sys.executable, "-m", "hubcheck", "--timeout", "300", "--format", "json", "--output",
-                             str(tmp_path / "report.json"), str(model)], env=env, stdout=subprocess.DEVNULL,
+                             str(tmp_path / "report.json"), *options, *paths], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 
 
@@ -347,6 +354,22 @@ def test_stopping_hubcheck_kills_a_child_stuck_in_the_model(pathological_models,
         assert _wait_until(lambda: not _group_alive(child), 5), f"left behind: {_group_alive(child)}"
         assert cli.stderr is not None and b"no report written" in cli.stderr.read()
         assert not (tmp_path / "report.json").exists()
+    finally:
+        cli.kill()
+        cli.wait()
+
+
+@pytest.mark.slow
+def test_stopping_a_catalog_run_kills_every_child(pathological_models, tmp_path: Path) -> None:
+    import shutil
+
+    copy = shutil.copytree(pathological_models["hangs"], tmp_path / "hangs-too")
+    cli = _start_cli([pathological_models["hangs"], copy], tmp_path, "--jobs", "2")
+    try:
+        children = _checking_children(cli.pid, 2)
+        os.kill(cli.pid, 15)
+        assert cli.wait(15) == 143
+        assert _wait_until(lambda: not any(_group_alive(child) for child in children), 5)
     finally:
         cli.kill()
         cli.wait()
