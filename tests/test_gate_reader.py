@@ -271,3 +271,18 @@ def test_a_checkpoint_op_with_a_constant_path_in_call_fails(tmp_path: Path) -> N
     [finding] = [f for f in scan.findings if f.op == "SaveV2"]
     assert finding.entry == "call" and "does not come from the saver's filename tensor" in (finding.detail or "")
     assert not (tmp_path / "never.index").exists()
+
+
+def test_a_constant_that_expands_in_memory_fails_and_a_small_splat_passes() -> None:
+    from hubcheck.graph.unsafe import scan_proto
+
+    proto = _chain_proto(1, "Const")
+    node = proto.meta_graphs[0].graph_def.library.function[0].node_def[0]
+    tensor = node.attr["value"].tensor
+    tensor.dtype = 1  # float32
+    tensor.tensor_shape.dim.add().size = 1000
+    tensor.float_val.append(0.0)  # tf.zeros([1000]) is stored like this: fine
+    assert not scan_proto(proto).findings
+    tensor.tensor_shape.dim[0].size = 1_600_000_000
+    [finding] = scan_proto(proto).findings
+    assert finding.family == "expanding-constant" and "6400000000 bytes" in (finding.detail or "")

@@ -90,6 +90,8 @@ def denylist() -> dict[str, str]:
 def family_description(family: str) -> str:
     if family == FILE_ATTRIBUTE_FAMILY:
         return "names a file in an attribute, which the op opens"
+    if family == EXPANDING_CONSTANT_FAMILY:
+        return "a constant that TensorFlow would expand to a huge array in memory"
     if family == "tensorflow-denylist":
         return "is on TensorFlow's saved_model_cli scan denylist"
     if family in FAMILIES:
@@ -138,6 +140,33 @@ def file_attributes(node: Any) -> list[str]:
             if text:
                 found.append(f"{key}={text.decode('utf-8', 'replace')[:200]}")
     return found
+
+
+EXPANDING_CONSTANT_FAMILY = "expanding-constant"
+MAX_EXPANDED_CONSTANT_BYTES = 256 << 20
+"""A constant may declare at most this much more than it stores: TensorFlow fills a compact constant
+(one stored value, a huge shape) to its full size in memory when the graph runs."""
+
+_DTYPE_BYTES = {1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 9: 8, 10: 1, 14: 2, 17: 2, 19: 2, 22: 4, 23: 8}
+
+
+def expanding_constant(node: Any) -> str | None:
+    """How much a ``Const`` declares and stores, when it declares over the limit more than it stores."""
+    if node.op not in ("Const", "HostConst") or "value" not in node.attr:
+        return None
+    tensor = node.attr["value"].tensor
+    shape = tensor.tensor_shape
+    if shape.unknown_rank:
+        return None
+    elements = 1
+    for dim in shape.dim:
+        elements *= max(int(dim.size), 0)
+    declared = elements * _DTYPE_BYTES.get(int(tensor.dtype), 8)
+    stored = tensor.ByteSize()
+    if declared - stored <= MAX_EXPANDED_CONSTANT_BYTES:
+        return None
+    dims = ",".join(str(dim.size) for dim in shape.dim)
+    return f"declares [{dims[:120]}] ({declared} bytes) but stores {stored} bytes"
 
 
 def op_detail(node: Any) -> str | None:
@@ -532,6 +561,11 @@ def scan_program(program: Program, tf1_path: bool = False) -> tuple[list[UnsafeO
         judgement = _op_judgement(node, program)
         entry = reach.kind if reach is not None else UNREACHED
         if judgement is None:
+            expanding = expanding_constant(node)
+            if expanding is not None:
+                findings.append(UnsafeOp(node.op, node.name, function, EXPANDING_CONSTANT_FAMILY, entry, path, tags,
+                                         expanding))
+                return
             attributes = file_attributes(node)
             if attributes:
                 findings.append(UnsafeOp(node.op, node.name, function, FILE_ATTRIBUTE_FAMILY, entry, path, tags,
