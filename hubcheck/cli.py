@@ -294,7 +294,8 @@ def main() -> None:
     "check",
     epilog="Settings come from [tool.hubcheck] in the nearest pyproject.toml (or --config); the command line "
     "overrides them. Exit codes: 0 conforms, 1 a check failed or errored (or warned with --strict), "
-    "2 usage or configuration error, 3 internal error, 4 the model could not be downloaded. "
+    "2 usage or configuration error, 3 internal error, 4 the model could not be downloaded, "
+    "129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (no report). "
     "Catalog mode (--catalog, --jobs, --shard, hubcheck merge): docs/catalog.md. See also: hubcheck inspect MODEL.",
 )
 @click.argument("models", nargs=-1, metavar="MODEL...")
