@@ -314,6 +314,31 @@ def test_a_compression_bomb_stops_at_the_cap(tmp_path: Path, cache: Path) -> Non
     assert time.monotonic() - started < 5
 
 
+def test_a_gzip_of_200k_empty_members_stops_at_the_member_cap(tmp_path: Path, cache: Path) -> None:
+    data = gzip.compress(MODEL[:512]) + gzip.compress(b"") * 200_000 + gzip.compress(MODEL[512:] + END)
+    started = time.monotonic()
+    resolved = rejected(tmp_path, cache, "members.tar.gz", data)
+    assert "concatenated compressed streams" in (resolved.problem or "")
+    assert time.monotonic() - started < 5
+
+
+def test_an_xz_archive_cannot_ask_for_gigabytes_of_dictionary(tmp_path: Path, cache: Path) -> None:
+    import lzma
+
+    filters = [{"id": lzma.FILTER_LZMA2, "dict_size": 1536 << 20}]  # what the header claims: 1.5 GiB
+    data = lzma.compress(MODEL + END, format=lzma.FORMAT_XZ, filters=filters)
+    resolved = rejected(tmp_path, cache, "dict.tar.xz", data)
+    assert "not a readable tar archive" in (resolved.problem or "")
+
+
+def test_an_unprintable_archive_file_name_is_escaped(tmp_path: Path, cache: Path) -> None:
+    name = os.fsdecode(b"bad-\xff\x1b[31m.tar.gz")
+    resolved = rejected(tmp_path, cache, name, tgz(member("../x", b"1")))
+    assert "\x1b" not in (resolved.problem or "") and "\udcff" not in (resolved.problem or "")
+    (resolved.problem or "").encode("utf-8")  # the message can be written as UTF-8, whatever the name
+    json.dumps(resolved.to_json())
+
+
 def test_a_listing_of_long_names_at_the_root_is_bounded(tmp_path: Path, cache: Path) -> None:
     names = [longname(f"{i}".encode() + b"n" * 250) + member(b"placeholder", b"1") for i in range(40)]
     resolved = rejected(tmp_path, cache, "listing.tar.gz", tgz(*names))
@@ -620,6 +645,44 @@ def test_a_redirect_is_reported_and_remembered(server: Hostile, cache: Path) -> 
 def test_a_huge_location_is_a_bounded_fetch_error(server: Hostile, cache: Path) -> None:
     server.routes["model"] = redirect("ftp://" + "a" * 60_000)
     assert fetch_error(server.url("model"), cache).exit_code == 4
+
+
+def test_a_body_longer_than_its_content_length_is_cut_and_fails_as_truncated(server: Hostile,
+                                                                              cache: Path) -> None:
+    server.routes["model"] = send(HONEST + bytes(1 << 20), length=len(HONEST) // 2)
+    resolved = resolve_model(server.url("model"), cache_dir=cache)
+    assert "not a readable tar archive" in bounded(resolved.problem)
+    assert not (cache / sha1(server.url("model"))).exists() and leftovers(cache) == []
+
+
+@pytest.mark.parametrize("route", ["too-many-headers", "long-header", "chunked-forever", "empty-200", "bad-status"])
+def test_malformed_responses_are_bounded(route: str, server: Hostile, cache: Path) -> None:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        if route == "too-many-headers":
+            handler.wfile.write(b"HTTP/1.0 200 OK\r\n" + b"X-A: b\r\n" * 500 + b"\r\n")
+        elif route == "long-header":
+            handler.wfile.write(b"HTTP/1.0 200 OK\r\nX-A: " + b"b" * 200_000 + b"\r\n\r\n")
+        elif route == "chunked-forever":
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            deadline = time.monotonic() + 10
+            while not server.stop.is_set() and time.monotonic() < deadline:
+                handler.wfile.write(b"10000\r\n" + b"\x1f" * 0x10000 + b"\r\n")
+        elif route == "empty-200":
+            handler.wfile.write(b"HTTP/1.0 200 OK\r\n\r\n")
+        else:
+            handler.wfile.write(b"HTTP/1.0 abc " + b"x" * 5000 + b"\r\n\r\n")
+
+    server.routes["model"] = respond
+    started = time.monotonic()
+    try:
+        resolved = resolve_model(server.url("model"), cache_dir=cache, timeout_s=1, max_bytes=8 << 20)
+    except SourceError as exc:
+        assert exc.exit_code == 4
+        bounded(str(exc))
+    else:
+        bounded(resolved.problem)
+    assert time.monotonic() - started < 4
+    assert leftovers(cache) == []
 
 
 @pytest.fixture(scope="session")
@@ -941,6 +1004,35 @@ def test_a_symlinked_descriptor_is_not_followed(server: Hostile, tmp_path: Path,
     forged.write_text(f"Archive SHA256: {'b' * 64}\nContent SHA256: {content_hash(entry)[7:]}\n")
     os.symlink(forged, f"{entry}.descriptor.txt")
     assert resolve_model(url, cache_dir=cache, offline=True).archive_hash is None
+
+
+@pytest.mark.parametrize("plant", ["file-entry", "file-archive-entry", "fifo-descriptor", "dir-lock", "fifo-lock"])
+def test_odd_things_where_entries_belong(plant: str, server: Hostile, tmp_path: Path, cache: Path) -> None:
+    server.routes["model"] = send(HONEST)
+    url = server.url("model")
+    entry = _entry(cache, url)
+    local = write(tmp_path, "m.tar.gz", HONEST)
+    if plant == "file-entry":
+        entry.write_bytes(b"not a folder")
+    elif plant == "file-archive-entry":
+        (cache / "hubcheck" / "archives").mkdir(parents=True)
+        (cache / "hubcheck" / "archives" / sha256(HONEST)[7:]).write_bytes(b"not a folder")
+    elif plant == "fifo-descriptor":
+        os.mkfifo(f"{entry}.descriptor.txt")
+    elif plant == "dir-lock":
+        os.mkdir(f"{entry}.lock")
+    else:
+        os.mkfifo(f"{entry}.lock")
+    started = time.monotonic()
+    for spec in (url, str(local)):
+        try:
+            resolved = resolve_model(spec, cache_dir=cache, timeout_s=0.5)
+        except CacheError as exc:
+            assert plant.endswith("lock") and "not a regular file" in str(exc)
+        else:
+            assert resolved.problem is None
+            assert (resolved.local_path / "saved_model.pb").read_bytes() == b"honest graph"
+    assert time.monotonic() - started < 3
 
 
 def test_concurrent_runs_on_one_cache_download_once(server: Hostile, tmp_path: Path, cache: Path) -> None:

@@ -72,6 +72,8 @@ SNIFF_BYTES = 1 << 20  # raw bytes looks_like_tar() may read
 
 _READ = 1 << 20  # raw bytes read at a time
 _OUT = 1 << 20  # decompressed bytes produced at a time
+_FEED = 64 << 10  # compressed bytes given to the decoder at a time
+_XZ_MEMORY = 256 << 20  # xz -9e needs 65 MiB
 _ZERO_BLOCK = bytes(BLOCK)
 _HIGH_BYTES = bytes(range(128, 256))
 _REGULAR = frozenset({b"0", b"\0", b"7"})
@@ -147,7 +149,7 @@ class _Codec(Protocol):
     @property
     def unused_data(self) -> bytes: ...
 
-    def decompress(self, data: bytes, max_length: int) -> bytes: ...
+    def decompress(self, data: bytes | memoryview, max_length: int) -> bytes: ...
 
 
 class _Gzip:
@@ -169,16 +171,20 @@ class _Gzip:
     def unused_data(self) -> bytes:
         return self._zlib.unused_data
 
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        out = self._zlib.decompress(self._tail + data, max_length)
+    def decompress(self, data: bytes | memoryview, max_length: int) -> bytes:
+        out = self._zlib.decompress(self._tail if not data else data, max_length)
         self._tail = self._zlib.unconsumed_tail
         return out
+
+
+def _xz() -> _Codec:
+    return lzma.LZMADecompressor(memlimit=_XZ_MEMORY)  # a forged header cannot ask for gigabytes
 
 
 _CODECS: tuple[tuple[bytes, Callable[[], _Codec]], ...] = (
     (b"\x1f\x8b", _Gzip),
     (b"BZh", bz2.BZ2Decompressor),
-    (b"\xfd7zXZ\x00", lzma.LZMADecompressor),
+    (b"\xfd7zXZ\x00", _xz),
 )
 
 
@@ -188,12 +194,13 @@ class _Decoded:
     def __init__(self, raw: _Raw, limits: Limits) -> None:
         self._raw = raw
         self._limits = limits
-        self._input = raw.read()
-        self.empty = not self._input
-        self._magic, make = next(((magic, make) for magic, make in _CODECS if self._input.startswith(magic)),
-                                 (b"", None))
+        first = raw.read()
+        self.empty = not first
+        self._input = memoryview(first)  # compressed bytes not yet given to the decoder
+        self._magic, make = next(((magic, make) for magic, make in _CODECS if first.startswith(magic)), (b"", None))
         self._make = make
         self._codec = make() if make is not None else None
+        self.streams = 1  # compressed streams (members of a concatenated gzip, bzip2 or xz file)
         self._chunk = b""
         self._offset = 0
         self._ended = False
@@ -219,40 +226,52 @@ class _Decoded:
             raise ArchiveError(f"unpacks to more than {human_size(self._limits.max_bytes)} (the size limit)")
         return data
 
+    def _take(self, limit: int) -> memoryview:
+        """Up to ``limit`` bytes of raw input, reading more when none is left (empty at the end)."""
+        if not self._input:
+            self._input = memoryview(self._raw.read())
+        taken, self._input = self._input[:limit], self._input[limit:]
+        return taken
+
     def _next_chunk(self) -> bytes:
         idle = 0
         while True:
             if self._codec is None:
-                data, self._input = self._input or self._raw.read(), b""
-                self._ended = not data
-                return data
+                plain = bytes(self._take(_READ))
+                self._ended = not plain
+                return plain
             codec = self._codec
             if codec.eof:
-                rest, self._input = codec.unused_data + self._input, b""
+                rest = codec.unused_data + self._input
                 while len(rest) < len(self._magic) and (more := self._raw.read()):
                     rest += more
-                if rest.startswith(self._magic):  # the next member of a multi-member (concatenated) stream
-                    assert self._make is not None
-                    self._codec, self._input = self._make(), rest
-                    continue
-                self._ended = True  # what follows the compressed data is hashed, not unpacked
-                return b""
+                self._input = memoryview(rest)
+                if not rest.startswith(self._magic):
+                    self._ended = True  # what follows the compressed data is hashed, not unpacked
+                    return b""
+                self.streams += 1  # the next member of a concatenated stream: each costs a member
+                if self.streams > self._limits.max_members:
+                    raise ArchiveError(f"has more than {self._limits.max_members} concatenated compressed streams")
+                assert self._make is not None
+                self._codec = self._make()
+                continue
+            data: memoryview
             if codec.needs_input:
-                data, self._input = self._input or self._raw.read(), b""
+                data = self._take(_FEED)  # small pieces: what a stream leaves over is copied, so keep it short
                 if not data:
                     raise _corrupt("the compressed data ends early")
             else:
-                data = b""
+                data = memoryview(b"")
             try:
                 out = codec.decompress(data, _OUT)
-            except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
+            except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError, MemoryError) as exc:
                 raise _corrupt(f"bad compressed data: {exc}") from None
             if out:
                 return out
             idle += 1
             if idle % 64 == 0:
                 self._limits.check_time()
-            if idle > 100_000:  # input consumed without output or end: a decoder that makes no progress
+            if idle > 1_000_000:  # input consumed without output or end: a decoder that makes no progress
                 raise _corrupt("the compressed data makes no progress")
 
 

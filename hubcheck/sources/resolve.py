@@ -54,7 +54,7 @@ _HUB_TF_GOOGLE_CN = "https://hub.tensorflow.google.cn/"
 _GCS_GOOGLE_CN_TEMPLATE = "https://gcs.tensorflow.google.cn/tfhub-modules/%s.tar.gz"
 HUB_HOSTS = frozenset({"tfhub.dev", "www.tfhub.dev", "hub.tensorflow.google.cn", "kaggle.com", "www.kaggle.com"})
 
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _EXPORT_HINT = "make it with: tar -czf model.tar.gz -C EXPORT_DIR ."
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -229,7 +229,7 @@ def _verified_archive(final: Path, record: Path) -> str | None:
 
 
 def _resolve_archive(spec: str, path: Path, stream: BinaryIO, root: Path, options: _Options) -> ResolvedModel:
-    what = f"the archive {clip(path.name, 200)}"
+    what = f"the archive {clip(path.name, 200) if path.name.isprintable() else quote(path.name)}"
     open_root(root, create=True)
     size = os.fstat(stream.fileno()).st_size
     limits = options.limits()
@@ -334,7 +334,7 @@ def _hub_state(entry: Path) -> _Cached | str | None:
     if f"sha256:{recorded}" != actual:
         return _STALE
     archive = _field(text, "Archive SHA256")
-    return _Cached(actual, f"sha256:{archive}" if archive else None, _field(text, "Fetched from", r"https?://\S+"))
+    return _Cached(actual, f"sha256:{archive}" if archive else None, _field(text, "Fetched from", r"https?://\S{1,2000}"))
 
 
 def _write_descriptor(entry: Path, handle: str, download: Download, contents: str) -> None:
