@@ -177,6 +177,9 @@ def enter_sandbox(workdir: str, data_limit: int | None = None) -> dict[str, str]
     namespace's id maps are written to /proc before Landlock forbids writing there.
     """
     applied = _limit_resources(data_limit)
+    if not sys.platform.startswith("linux"):
+        unavailable = f"not available on {sys.platform}"
+        return {**applied, "privileges": unavailable, "network": unavailable, "filesystem": unavailable}
     try:
         libc = _libc()
     except OSError as exc:
@@ -263,6 +266,8 @@ def _cgroup_memory_limit() -> int | None:
         return None
     limits = []
     for line in lines:
+        if line.count(":") < 2:
+            continue
         _, controllers, path = line.split(":", 2)
         if controllers == "":
             roots, name = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"], "memory.max"
@@ -500,7 +505,7 @@ def children_die_with_us(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None
         yield
     finally:
         for signum, old in previous.items():
-            signal.signal(signum, old)
+            signal.signal(signum, signal.SIG_DFL if old is None else old)  # None: a handler not set from Python
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -539,7 +544,7 @@ class _Lines:
                 continue
             try:
                 kind, payload = json.loads(line)
-            except ValueError:
+            except (ValueError, TypeError):
                 self._give_up("the checking process sent something that is not a hubcheck message")
                 break
             messages.append((str(kind), payload))
