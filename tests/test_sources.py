@@ -560,13 +560,15 @@ def test_steals_the_lock_of_a_dead_downloader(server: Server, tmp_path: Path) ->
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     cache.mkdir()
-    Path(f"{entry}.lock").write_text(f"{socket.gethostname()}.{dead.pid}.abandoned")
-    Path(f"{entry}.abandoned.tmp").mkdir()
+    uid = f"hubcheck-{uuid.uuid4().hex}"  # a killed hubcheck's lock and temporary folder
+    Path(f"{entry}.lock").write_text(f"{socket.gethostname()}.{dead.pid}.{uid}")
+    Path(f"{entry}.{uid}.tmp").mkdir()
+    Path(f"{entry}.0123abcd.tmp").mkdir()  # a tensorflow_hub's: left alone, as tensorflow_hub leaves it
     started = time.monotonic()
     resolved = resolve_model(url, cache_dir=cache, timeout_s=1)  # a lock nobody holds waits one fetch timeout
     assert time.monotonic() - started < 5
     assert resolved.problem is None and server.hits("good.tar.gz") == 1
-    assert _leftovers(cache) == []
+    assert _leftovers(cache) == [f"{entry.name}.0123abcd.tmp"]
 
 
 def test_report_fields() -> None:

@@ -1062,6 +1062,26 @@ def test_concurrent_runs_on_one_cache_download_once(server: Hostile, tmp_path: P
     assert leftovers(cache) == []
 
 
+def test_concurrent_processes_on_one_cache(server: Hostile, tmp_path: Path, cache: Path) -> None:
+    import sys
+
+    def slow_good(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(0.5)
+        send(HONEST)(handler)
+
+    server.routes["model"] = slow_good
+    archive = write(tmp_path, "m.tar.gz", HONEST)
+    script = ("import sys; from hubcheck.sources import resolve_model; "
+              "r = resolve_model(sys.argv[1], cache_dir=sys.argv[2], timeout_s=5); print(r.problem, r.content_hash)")
+    runs = [subprocess.Popen([sys.executable, "-c", script, spec, str(cache)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for spec in [server.url("model")] * 3 + [str(archive)] * 3]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert len({out for out, _ in outputs}) == 1 and outputs[0][0].startswith("None sha256:")
+    assert server.hits["model"] == 1 and leftovers(cache) == []
+
+
 # -- no leak: descriptors and threads --------------------------------------------------------------------------
 
 

@@ -358,14 +358,15 @@ def _from_cache(spec: str, entry: Path, kind: str, state: _Cached, what: str) ->
 
 
 def _clean_leftovers(entry: Path) -> None:
-    """Temporary folders ``<entry>.*.tmp`` of a download whose lock was taken over (found by listing,
-    never by a name read from the lock)."""
+    """Temporary folders ``<entry>.hubcheck-*.tmp`` of hubcheck runs that were killed: found by listing,
+    never by a name read from a lock, and only hubcheck's own (whoever holds the lock has no other;
+    tensorflow_hub's ``<entry>.<hex>.tmp`` are left alone, as tensorflow_hub leaves them)."""
     try:
         names = os.listdir(entry.parent)
     except OSError:
         return
     for name in names:
-        if name.startswith(f"{entry.name}.") and name.endswith(".tmp"):
+        if re.fullmatch(rf"{entry.name}\.hubcheck-[0-9a-f]{{32}}\.tmp", name):
             remove(entry.parent / name)
 
 
@@ -383,7 +384,7 @@ def _resolve_url(spec: str, handle: str, kind: str, root: Path, options: _Option
         raise SourceError(f"--offline: {clip(handle, 300)} is not in the cache {root} (expected {entry.name}/ "
                           "there); run once without --offline to download it")
     deadline = time.monotonic() + options.total_s
-    uid = uuid.uuid4().hex
+    uid = f"hubcheck-{uuid.uuid4().hex}"  # tensorflow_hub reads what follows the last "." as the uid
     contents = f"{socket.gethostname()}.{os.getpid()}.{uid}"
     lock_path = Path(f"{entry}.lock")
     lock = acquire(lock_path, contents, grace_s=options.timeout_s, deadline=deadline, label=clip(handle, 300),
@@ -397,8 +398,7 @@ def _resolve_url(spec: str, handle: str, kind: str, root: Path, options: _Option
         assert lock is not None
     tmp = Path(f"{entry}.{uid}.tmp")  # tensorflow_hub's name: a waiting tensorflow_hub watches its size
     try:
-        if lock.took_over:
-            _clean_leftovers(entry)
+        _clean_leftovers(entry)
         state = _hub_state(entry)
         if isinstance(state, _Cached):  # finished by another process just before we took the lock
             return _from_cache(spec, entry, kind, state, what)
