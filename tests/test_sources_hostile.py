@@ -324,9 +324,15 @@ def test_a_gzip_of_200k_empty_members_stops_at_the_member_cap(tmp_path: Path, ca
 
 def test_an_xz_archive_cannot_ask_for_gigabytes_of_dictionary(tmp_path: Path, cache: Path) -> None:
     import lzma
+    import struct
 
-    filters = [{"id": lzma.FILTER_LZMA2, "dict_size": 1536 << 20}]  # what the header claims: 1.5 GiB
-    data = lzma.compress(MODEL + END, format=lzma.FORMAT_XZ, filters=filters)
+    data = lzma.compress(MODEL + END, format=lzma.FORMAT_XZ, filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 20}])
+    size = (data[12] + 1) * 4  # the block header: make its LZMA2 properties claim a 1 GiB dictionary
+    block = bytearray(data[12:12 + size])
+    block[block.index(b"\x21\x01") + 2] = 36
+    block[-4:] = struct.pack("<I", zlib.crc32(bytes(block[:-4])))
+    data = data[:12] + bytes(block) + data[12 + size:]
+    assert len(lzma.LZMADecompressor().decompress(data)) == len(MODEL + END)  # valid, just greedy
     resolved = rejected(tmp_path, cache, "dict.tar.xz", data)
     assert "not a readable tar archive" in (resolved.problem or "")
 

@@ -331,8 +331,10 @@ def _parse_pax(data: bytes) -> dict[str, bytes | int | bool]:
     found: dict[str, bytes | int | bool] = {}
     position, end = 0, len(data)
     while position < end:
-        if not data[position:].strip(b"\0"):
-            break  # NUL padding
+        if data[position] == 0:  # NUL padding ends the records; anything after it is not padding
+            if data[position:].strip(b"\0"):
+                raise _corrupt("a malformed pax header")
+            break
         space = data.find(b" ", position, min(end, position + 21))
         digits = data[position:space] if space > position else b""
         if not digits.isdigit():
