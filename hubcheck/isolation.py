@@ -379,7 +379,9 @@ def child_environment(workdir: str, parent: Mapping[str, str] | None = None) -> 
 
 
 def _private_directory() -> str:
-    return tempfile.mkdtemp(prefix="hubcheck-child-")  # mode 0700
+    """A new directory of our own (mode 0700), named after this process: were it to be killed with
+    SIGKILL, nothing would remove the directory, and its name says whose it was."""
+    return tempfile.mkdtemp(prefix=f"hubcheck-child-{os.getpid()}-")
 
 
 def _remove_directory(path: str) -> None:

@@ -377,10 +377,13 @@ def test_stopping_a_catalog_run_kills_every_child(pathological_models, tmp_path:
 
 @pytest.mark.slow
 def test_a_child_dies_when_hubcheck_is_killed_outright(pathological_models, tmp_path: Path) -> None:
+    import shutil
+
     cli = _start_cli(pathological_models["hangs"], tmp_path)
     child = None
     try:
         child = _checking_child(cli.pid)
+        workdir = os.readlink(f"/proc/{child}/cwd")
         os.kill(cli.pid, 9)  # no handler runs: only the parent-death signal can stop the child
         cli.wait(15)
         assert _wait_until(lambda: not _alive(child), 5)
@@ -390,6 +393,9 @@ def test_a_child_dies_when_hubcheck_is_killed_outright(pathological_models, tmp_
         cli.wait()
         if child is not None and _group_alive(child):  # the test failed: leave no orphan behind
             os.killpg(child, 9)
+    # Nothing removes the directory of a child whose hubcheck was killed outright; its name says whose.
+    assert Path(workdir).name.startswith(f"hubcheck-child-{cli.pid}-")
+    shutil.rmtree(workdir)
 
 
 def test_a_child_whose_parent_is_already_gone_exits_at_once() -> None:

@@ -307,7 +307,7 @@ def test_the_child_works_in_a_private_directory_removed_afterwards(observed: dic
     environ = dict(item.split("=", 1) for item in observed["environ"].split("\0") if "=" in item)
     cwd = observed["cwd"]
     assert environ["HOME"] == environ["TMPDIR"] == cwd != os.getcwd()
-    assert Path(cwd).name.startswith("hubcheck-child-") and observed["cwd_mode"] == 0o700
+    assert Path(cwd).name.startswith(f"hubcheck-child-{os.getpid()}-") and observed["cwd_mode"] == 0o700
     assert not os.path.exists(cwd)
 
 
