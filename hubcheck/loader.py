@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hubcheck.results import JSONValue, one_line
+from hubcheck.tensors import TensorInfo
 
 EXPORT_HINT = (
     "Export a SavedModel directory with tf.saved_model.save(model, path) "
@@ -30,21 +31,6 @@ class ModelFormat(str, enum.Enum):
     KERAS_FILE = "keras-file"
     NOT_A_SAVED_MODEL = "not-a-saved-model"
     UNREADABLE = "unreadable"
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    dtype: str
-    shape: tuple[int | None, ...] | None  # None: unknown rank
-
-    def to_json(self) -> dict[str, JSONValue]:
-        return {"dtype": self.dtype, "shape": None if self.shape is None else list(self.shape)}
-
-    def describe(self) -> str:
-        if self.shape is None:
-            return f"{self.dtype}[<any shape>]"
-        dims = ",".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.dtype}[{dims}]"
 
 
 @dataclass(frozen=True)
@@ -90,23 +76,9 @@ class ModelLoadError(Exception):
     """``tf.saved_model.load`` failed; the message is one line for the user."""
 
 
-def _dtype_name(enum_value: int) -> str:
-    from hubcheck.tfimport import tensorflow
-
-    tf = tensorflow()
-    try:
-        return str(tf.dtypes.as_dtype(enum_value).name)
-    except TypeError:
-        return f"dtype#{enum_value}"
-
-
-def _tensor_info(proto: Any) -> TensorInfo:
-    shape = proto.tensor_shape
-    dims = None if shape.unknown_rank else tuple(None if d.size < 0 else int(d.size) for d in shape.dim)
-    return TensorInfo(_dtype_name(proto.dtype), dims)
-
-
 def _signatures(meta_graph: Any) -> tuple[SignatureInfo, ...]:
+    from hubcheck.graph.program import tensor_info
+
     found = []
     for name, sig in sorted(meta_graph.signature_def.items()):
         if name.startswith("__"):  # __saved_model_init_op and friends are plumbing
@@ -114,8 +86,8 @@ def _signatures(meta_graph: Any) -> tuple[SignatureInfo, ...]:
         found.append(
             SignatureInfo(
                 name,
-                {k: _tensor_info(v) for k, v in sig.inputs.items()},
-                {k: _tensor_info(v) for k, v in sig.outputs.items()},
+                {k: tensor_info(v) for k, v in sig.inputs.items()},
+                {k: tensor_info(v) for k, v in sig.outputs.items()},
             )
         )
     return tuple(found)

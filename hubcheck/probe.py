@@ -1,16 +1,21 @@
-"""The one place that calls the model: forward passes memoized per :class:`ProbeKey`.
+"""Forward passes of the model, memoized per :class:`ProbeKey`, and the policy for taped calls.
 
 Checks ask the probe for calls by key; the first request pays for the forward
 pass and every later one reuses it, so no two checks pay for the same call.
 ``repeat`` distinguishes deliberate re-runs of the same input (determinism,
-dropout), which must not be served from the memo.
+dropout), which must not be served from the memo. :class:`ModelProbe` is what
+checks see: it names calls by batch, size and mode (through the run's
+:class:`~hubcheck.plan.ProbePlan`) and owns the tape policy. The checks that
+drive the model through other consumers (``keras-layer`` through
+``hub.KerasLayer``, ``regularization-losses`` calling the loss functions) call
+the loaded object directly, with the probe's images.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -206,3 +211,64 @@ class Probe:
 def _sort_key(key: ProbeKey) -> tuple[Any, ...]:
     training_rank = {None: 0, False: 1, True: 2}[key.training]
     return (key.height, key.width, training_rank, key.batch, key.repeat)
+
+
+class ModelProbe:
+    """The calls checks make, by batch, size and mode; owns the tape policy and the loaded model's probe.
+
+    With gradients wanted (``gradient-flow`` selected and the model fine-tunable), every
+    training-mode call runs under a tape, so TensorFlow uses one (taped) function
+    instantiation for all of them instead of building two; and the first request for
+    the gradient call records its forward pass under that tape, so it is paid once.
+    """
+
+    def __init__(self, session: Any, plan: Callable[[], Any], wants_gradients: Callable[[], bool]) -> None:
+        self._session = session
+        self._plan = plan
+        self._wants_gradients = wants_gradients
+        self._probe: Probe | None = None
+
+    @property
+    def used(self) -> bool:
+        return self._probe is not None
+
+    def _memo(self) -> Probe:
+        if self._probe is None:
+            from hubcheck.session import ModelUnavailable
+
+            if not self._session.is_callable:
+                raise ModelUnavailable("the root object has no traced __call__", "callable")
+            self._probe = Probe(self._session.root, tape_training_calls=self._wants_gradients())
+        return self._probe
+
+    @property
+    def calls(self) -> Sequence[ProbeCall]:
+        """Every call made so far, in a stable order."""
+        return self._probe.calls if self._probe is not None else []
+
+    def images(self, key: ProbeKey) -> np.ndarray:
+        return make_batch(key.batch, key.height, key.width)
+
+    def call(self, batch: int, size: tuple[int, int] | None = None, training: bool | None = None,
+             repeat: int = 0) -> ProbeCall:
+        key = self._plan().key(batch, size, training, repeat)
+        memo = self._memo()
+        if key == self._plan().gradient_key and self._wants_gradients():
+            self.gradients()  # the forward pass under the tape doubles as this call
+        return memo.call(key)
+
+    def tensor(self, batch: int, size: tuple[int, int] | None = None, training: bool | None = None,
+               repeat: int = 0) -> np.ndarray:
+        """The output array of a call that earlier checks established works; raise if it does not."""
+        from hubcheck.session import ModelUnavailable
+
+        result = self.call(batch, size, training, repeat)
+        if not result.ok:
+            raise ModelUnavailable(f"the call {result.key.describe()} raised {result.error}", "output-single-tensor")
+        if not result.is_tensor or result.value is None:
+            raise ModelUnavailable(f"the call returned {result.structure}", "output-single-tensor")
+        return result.value
+
+    def gradients(self) -> GradientProbe:
+        """Gradients of a fixed loss on the plan's training call, for every trainable variable."""
+        return self._memo().gradients(self._plan().gradient_key, self._session.trainable_variables)

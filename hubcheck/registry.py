@@ -28,18 +28,22 @@ class Check(ABC):
     "Fails when ... / Fix: ..." in their docstring, which ``--explain`` prints.
 
     ``requires`` names checks whose failure makes this one meaningless: the
-    runner then skips it, naming the blocker. ``order`` places it in the
-    catalog (built-ins use 10-spaced numbers; plugins default to the end).
+    runner then skips it, naming the blocker. ``uses`` names checks whose
+    results this one reads without being blocked by them. ``ctx.result(id)``
+    shows exactly those two. ``order`` places it in the catalog (built-ins use
+    10-spaced numbers; plugins default to the end).
     """
 
     id: ClassVar[str]
     title: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
+    uses: ClassVar[tuple[str, ...]] = ()
     order: ClassVar[int] = 10_000
 
     @abstractmethod
     def run(self, ctx: CheckContext) -> Finding:
-        """Judge the model; never print, never load the model, call it only through ``ctx.probe``."""
+        """Judge the model and say why; never print, never load the model (``ctx.model`` does), and make
+        forward passes through ``ctx.probe`` (see hubcheck.context for the whole API)."""
 
     @classmethod
     def explanation(cls) -> str:

@@ -28,7 +28,7 @@ class LicenceCheck(Check):
     title = "Ships a LICENSE"
 
     def run(self, ctx):
-        if (ctx.path / "LICENSE").exists():
+        if (ctx.model.path / "LICENSE").exists():
             return Finding.passed("LICENSE present")
         return Finding.failed("no LICENSE file next to saved_model.pb")
 

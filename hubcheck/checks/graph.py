@@ -45,15 +45,15 @@ class UnsafeOpsCheck(Check):
     order = 5
 
     def run(self, ctx: CheckContext) -> Finding:
-        from hubcheck.graph.unsafe import family_description, scan_source, tensorflow_denylist
+        from hubcheck.graph.unsafe import family_description, tensorflow_denylist
 
-        source = ctx.source
+        source = ctx.model.source
         if source.format in (ModelFormat.KERAS_FILE, ModelFormat.NOT_A_SAVED_MODEL):
             return Finding.skipped(f"not applicable: no SavedModel graph to scan ({source.format.value})")
         if source.format is ModelFormat.UNREADABLE:
             return Finding.skipped("not applicable: saved_model.pb cannot be read or parsed, so there is no graph to "
                                    "scan (load says why)")
-        scan = scan_source(source)
+        scan = ctx.model.scan
         if scan is None:
             return Finding.skipped("not applicable: no SavedModel graph to scan")
         details: dict[str, JSONValue] = {
@@ -128,17 +128,16 @@ class InputRangeCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         from hubcheck.graph.input_range import analyze_call
-        from hubcheck.graph.program import program_for
 
-        source = ctx.source
+        source = ctx.model.source
         if source.format is not ModelFormat.TF2_SAVED_MODEL or not source.has_object_graph:
             return Finding.skipped(
                 f"not applicable: a {source.format.value} has no object graph and no __call__ to read"
             )
-        program = program_for(source)
+        program = ctx.model.program
         if program is None or program.call_function is None or not program.traces:
             return Finding.skipped("not applicable: the root object has no traced __call__ to read")
-        if not any(trace.image and trace.image["dtype"] == "float32" for trace in program.traces):
+        if not any(trace.image and trace.image.dtype == "float32" for trace in program.traces):
             return Finding.skipped(
                 "not applicable: no __call__ trace takes one float32 image tensor (input-dtype judges the input)"
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hubcheck.context import FULL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import CheckContext
+from hubcheck.numeric import allclose, max_abs_difference
+from hubcheck.plan import FULL_BATCH
 from hubcheck.registry import Check
 from hubcheck.results import Finding
 
@@ -24,8 +26,8 @@ class DeterministicCheck(Check):
     order = 110
 
     def run(self, ctx: CheckContext) -> Finding:
-        first = ctx.tensor_call(FULL_BATCH)
-        second = ctx.tensor_call(FULL_BATCH, repeat=1)
+        first = ctx.probe.tensor(FULL_BATCH)
+        second = ctx.probe.tensor(FULL_BATCH, repeat=1)
         tol = ctx.options.tolerances
         difference = max_abs_difference(first, second)
         if allclose(second, first, tol.rtol, tol.atol):
@@ -55,8 +57,8 @@ class BatchIndependenceCheck(Check):
     order = 120
 
     def run(self, ctx: CheckContext) -> Finding:
-        full = ctx.tensor_call(FULL_BATCH)
-        single = ctx.tensor_call(1)
+        full = ctx.probe.tensor(FULL_BATCH)
+        single = ctx.probe.tensor(1)
         tol = ctx.options.tolerances
         comparisons = {"image 0: batch of 1 vs batch of 5": (single[0], full[0])}
         differing = {

@@ -9,7 +9,7 @@ from hubcheck.results import Finding
 
 
 def _traced_inputs(ctx: CheckContext) -> list[str]:
-    return [trace.image.describe() if trace.image else trace.first_argument for trace in ctx.traces]
+    return [trace.image.describe() if trace.image else trace.first_argument for trace in ctx.model.traces]
 
 
 class InputDtypeCheck(Check):
@@ -30,7 +30,7 @@ class InputDtypeCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         traced = _traced_inputs(ctx)
-        if any(trace.image and trace.image.dtype == "float32" for trace in ctx.traces):
+        if any(trace.image and trace.image.dtype == "float32" for trace in ctx.model.traces):
             return Finding.passed("A __call__ trace takes float32 images", traced_inputs=traced)
         return Finding.failed(
             f"No __call__ trace takes float32 images (traced: {', '.join(traced)}). "
@@ -58,8 +58,8 @@ class InputLayoutCheck(Check):
     order = 40
 
     def run(self, ctx: CheckContext) -> Finding:
-        float_traces = [t.image for t in ctx.traces if t.image and t.image.dtype == "float32"]
-        images = float_traces or [t.image for t in ctx.traces if t.image]
+        float_traces = [t.image for t in ctx.model.traces if t.image and t.image.dtype == "float32"]
+        images = float_traces or [t.image for t in ctx.model.traces if t.image]
         if not images:
             return Finding.failed("No __call__ trace takes a single tensor as its first argument")
         traced = [image.describe() for image in images]
@@ -110,14 +110,14 @@ class BatchSizeCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         fixed = sorted({
-            t.image.describe() for t in ctx.traces
+            t.image.describe() for t in ctx.model.traces
             if t.image and t.image.dtype == "float32" and t.image.shape and t.image.shape[0] is not None
         })
         free = any(
             t.image and t.image.dtype == "float32" and (t.image.shape is None or t.image.shape[0] is None)
-            for t in ctx.traces
+            for t in ctx.model.traces
         )
-        calls = [ctx.call(batch, size) for batch, size in ctx.batch_probes()]
+        calls = [ctx.probe.call(batch, size) for batch, size in ctx.plan.batch_probes()]
         errors = {call.key.describe(): call.error for call in calls if not call.ok}
         batches = [call.key.batch for call in calls]
         details = {"calls": [call.key.describe() for call in calls], "errors": errors}

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import CheckContext
+from hubcheck.numeric import allclose, max_abs_difference
+from hubcheck.plan import FULL_BATCH, SMALL_BATCH
 from hubcheck.probe import preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding, JSONValue, one_line
@@ -32,11 +34,11 @@ class KerasLayerCheck(Check):
     order = 200
 
     def run(self, ctx: CheckContext) -> Finding:
-        training = False if ctx.has_training_argument else None
-        direct = ctx.tensor_call(FULL_BATCH, training=training)
-        images = ctx.probe.images(ctx.call(FULL_BATCH, training=training).key)
+        training = False if ctx.model.has_training_argument else None
+        direct = ctx.probe.tensor(FULL_BATCH, training=training)
+        images = ctx.probe.images(ctx.probe.call(FULL_BATCH, training=training).key)
         # The training step updates the shared variables; later checks must see the published weights.
-        with preserved_variables(ctx.root):
+        with preserved_variables(ctx.model.root):
             return self._run_layer(ctx, direct, images)
 
     def _run_layer(self, ctx: CheckContext, direct: np.ndarray, images: np.ndarray) -> Finding:
@@ -45,11 +47,11 @@ class KerasLayerCheck(Check):
         tf = tensorflow()
         import tensorflow_hub as hub
 
-        fine_tunable = ctx.fine_tunable
+        fine_tunable = ctx.model.fine_tunable
         stage = "wrapping the model in hub.KerasLayer"
         try:
-            layer = hub.KerasLayer(ctx.root, trainable=fine_tunable)
-            model = _keras_model(ctx, layer, ctx.primary_size)
+            layer = hub.KerasLayer(ctx.model.root, trainable=fine_tunable)
+            model = _keras_model(ctx, layer, ctx.plan.primary_size)
             stage = "predicting with the tf-keras model"
             # Eager calls go through the same KerasLayer code as model.predict/fit (weights, losses,
             # the training flag) without retracing the whole network into a new graph, which costs
@@ -66,15 +68,15 @@ class KerasLayerCheck(Check):
                 return Finding.passed("hub.KerasLayer output equals the direct call (not fine-tunable)")
             stage = "fine-tuning one step with trainable=True"
             # The training step runs at the training probe's size, which may be another traced size.
-            return self._fine_tune(ctx, _keras_model(ctx, layer, ctx.training_size), layer)
+            return self._fine_tune(ctx, _keras_model(ctx, layer, ctx.plan.training_size), layer)
         except Exception as exc:  # what the consumer would see
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
 
     def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any) -> Finding:
         import tf_keras
 
-        expected_weights = len(ctx.trainable_variables)
-        expected_losses = len(list(getattr(ctx.root, "regularization_losses", None) or []))
+        expected_weights = len(ctx.model.trainable_variables)
+        expected_losses = len(list(getattr(ctx.model.root, "regularization_losses", None) or []))
         details: dict[str, JSONValue] = {
             "trainable_weights": len(layer.trainable_weights),
             "expected_trainable_weights": expected_weights,
@@ -96,7 +98,7 @@ class KerasLayerCheck(Check):
 
         tf = tensorflow()
         # The training-mode probe's images and shape, whose (taped) instantiation exists already.
-        probe_call = ctx.call(SMALL_BATCH, ctx.training_size, training=True)
+        probe_call = ctx.probe.call(SMALL_BATCH, ctx.plan.training_size, training=True)
         images = ctx.probe.images(probe_call.key)
         before = [v.numpy() for v in layer.trainable_weights]
         optimizer = tf_keras.optimizers.SGD(learning_rate=0.01)
@@ -128,6 +130,6 @@ def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int]) -> Any:
     """A tf-keras Sequential around ``layer``, with a fixed input size only where the traces fix sizes."""
     import tf_keras
 
-    input_shape = (*size, 3) if ctx.traced_sizes else (None, None, 3)
+    input_shape = (*size, 3) if ctx.plan.traced_sizes else (None, None, 3)
     return tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=input_shape), layer])
 

@@ -33,13 +33,13 @@ class LoadCheck(Check):
     order = 10
 
     def run(self, ctx: CheckContext) -> Finding:
-        source = ctx.source
+        source = ctx.model.source
         facts: dict[str, JSONValue] = {"format": source.format.value, "tags": list(source.tags),
                                        "load_path": source.load_path}
         if source.problem:
             return Finding.failed(source.problem, **facts)
         try:
-            loaded = ctx.loaded()
+            loaded = ctx.model.loaded()
         except ModelUnavailable as exc:
             if exc.blocked_by == "unsafe-ops":  # refused, not failed: the graph was not vetted
                 return Finding.skipped(f"blocked by unsafe-ops: {exc}", blocked_by="unsafe-ops", **facts)
@@ -84,11 +84,11 @@ class CallableCheck(Check):
     order = 20
 
     def run(self, ctx: CheckContext) -> Finding:
-        root = ctx.root
-        if ctx.is_callable:
+        root = ctx.model.root
+        if ctx.model.is_callable:
             return Finding.passed(
-                f"__call__ has {len(ctx.concrete_functions)} traced concrete function(s)",
-                concrete_functions=len(ctx.concrete_functions),
+                f"__call__ has {len(ctx.model.concrete_functions)} traced concrete function(s)",
+                concrete_functions=len(ctx.model.concrete_functions),
             )
         endpoints = sorted(
             name
@@ -97,7 +97,7 @@ class CallableCheck(Check):
             and name not in ("signatures", "variables", "trainable_variables", "regularization_losses")
             and hasattr(getattr(root, name, None), "concrete_functions")
         )
-        signatures = [sig.describe() for sig in ctx.source.signatures]
+        signatures = [sig.describe() for sig in ctx.model.source.signatures]
         found = []
         if endpoints:
             found.append(f"endpoints {', '.join(endpoints)}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, looks_like_probabilities
+from hubcheck.context import CheckContext
+from hubcheck.numeric import looks_like_probabilities
+from hubcheck.plan import FULL_BATCH, SMALL_BATCH
 from hubcheck.images import kind_of
 from hubcheck.options import InputSize, Task
 from hubcheck.probe import ProbeCall
@@ -32,7 +34,7 @@ class OutputSingleTensorCheck(Check):
     order = 60
 
     def run(self, ctx: CheckContext) -> Finding:
-        call = ctx.call(1)
+        call = ctx.probe.call(1)
         if not call.ok:
             return Finding.failed(f"obj(images) with images {call.key.describe()} raised {call.error}")
         if not call.is_tensor:
@@ -60,21 +62,21 @@ class OutputDtypeCheck(Check):
     order = 70
 
     def run(self, ctx: CheckContext) -> Finding:
-        call = ctx.call(1)
+        call = ctx.probe.call(1)
         if call.dtype == "float32":
             return Finding.passed("Output dtype is float32")
         return Finding.failed(f"Output dtype is {call.dtype}, not float32; cast it to tf.float32.", dtype=call.dtype)
 
 
 def _size_probe_batch(ctx: CheckContext) -> int:
-    batch_result = ctx.results.get("batch-size")
+    batch_result = ctx.result("batch-size")
     return SMALL_BATCH if batch_result is None or batch_result.status is Status.PASS else 1
 
 
 def _size_probes(ctx: CheckContext) -> list[ProbeCall]:
     """One call per input size: batch 1 at the first size (made already), batch 2 at the others."""
     batch = _size_probe_batch(ctx)
-    return [ctx.call(1 if size == ctx.primary_size else batch, size) for size in ctx.input_sizes]
+    return [ctx.probe.call(1 if size == ctx.plan.primary_size else batch, size) for size in ctx.plan.input_sizes]
 
 
 class OutputShapeCheck(Check):
@@ -93,6 +95,7 @@ class OutputShapeCheck(Check):
     id = "output-shape"
     title = "Output is [batch_size, N]"
     requires = ("output-single-tensor",)
+    uses = ("batch-size",)  # probes other sizes at batch 2 only when batch 2 works
     order = 80
 
     def run(self, ctx: CheckContext) -> Finding:
@@ -119,7 +122,7 @@ class OutputShapeCheck(Check):
         if failed_sizes:
             listed = "; ".join(f"{_size((c.key.height, c.key.width))}: {c.error}" for c in failed_sizes)
             return Finding.failed(
-                f"Calls at input size(s) {listed}. The sizes came from {ctx.input_sizes_source}; "
+                f"Calls at input size(s) {listed}. The sizes came from {ctx.plan.input_sizes_source}; "
                 "if the model only accepts certain sizes, trace them or pass --input-size.",
                 **details,
             )
@@ -141,12 +144,13 @@ class OutputSizeConstantCheck(Check):
     id = "output-size-constant"
     title = "N does not depend on the input size"
     requires = ("output-shape",)
+    uses = ("batch-size",)  # probes other sizes at batch 2 only when batch 2 works
     order = 90
 
     def run(self, ctx: CheckContext) -> Finding:
-        if len(ctx.input_sizes) < 2:
+        if len(ctx.plan.input_sizes) < 2:
             return Finding.skipped(
-                f"not applicable: only one input size ({_size(ctx.primary_size)}, {ctx.input_sizes_source})"
+                f"not applicable: only one input size ({_size(ctx.plan.primary_size)}, {ctx.plan.input_sizes_source})"
             )
         widths = {}
         for call in _size_probes(ctx):
@@ -178,7 +182,7 @@ class OutputFiniteCheck(Check):
     order = 100
 
     def run(self, ctx: CheckContext) -> Finding:
-        output = ctx.tensor_call(FULL_BATCH)
+        output = ctx.probe.tensor(FULL_BATCH)
         bad_rows = [i for i in range(output.shape[0]) if not np.all(np.isfinite(output[i]))]
         if bad_rows:
             kinds = sorted({kind_of(i) for i in bad_rows})
@@ -213,7 +217,7 @@ class LogitsCheck(Check):
         task, reason = ctx.task
         if task is not Task.CLASSIFICATION:
             return Finding.skipped(f"not applicable: task is {task.value} ({reason})", task=task.value)
-        output = ctx.tensor_call(FULL_BATCH)
+        output = ctx.probe.tensor(FULL_BATCH)
         finite = output[np.isfinite(output)]
         details = {"task": task.value, "task_reason": reason,
                    "min": float(finite.min()) if finite.size else None,

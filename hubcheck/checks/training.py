@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from hubcheck.context import FULL_BATCH, SMALL_BATCH, CheckContext, allclose, max_abs_difference
+from hubcheck.context import CheckContext
+from hubcheck.numeric import allclose, max_abs_difference
+from hubcheck.plan import FULL_BATCH, SMALL_BATCH
 from hubcheck.registry import Check
 from hubcheck.results import Finding
 
@@ -31,22 +33,22 @@ class TrainingArgumentCheck(Check):
     order = 130
 
     def run(self, ctx: CheckContext) -> Finding:
-        details = {"training_values_traced": ctx.training_values_traced, "fine_tunable": ctx.fine_tunable}
-        if not ctx.has_training_argument:
-            if ctx.fine_tunable:
+        details = {"training_values_traced": ctx.model.training_values_traced, "fine_tunable": ctx.model.fine_tunable}
+        if not ctx.model.has_training_argument:
+            if ctx.model.fine_tunable:
                 return Finding.warned(
-                    f"The model is fine-tunable ({len(ctx.trainable_variables)} trainable variables) but "
+                    f"The model is fine-tunable ({len(ctx.model.trainable_variables)} trainable variables) but "
                     "__call__ takes no training argument; add training=False and trace both values.",
                     **details,
                 )
             return Finding.skipped("not applicable: no training argument and no trainable variables", **details)
-        calls = {value: ctx.call(FULL_BATCH, training=value) for value in (False, None)}
-        calls[True] = ctx.call(SMALL_BATCH, ctx.training_size, training=True)
+        calls = {value: ctx.probe.call(FULL_BATCH, training=value) for value in (False, None)}
+        calls[True] = ctx.probe.call(SMALL_BATCH, ctx.plan.training_size, training=True)
         failed = {value: call.error for value, call in calls.items() if value is not None and not call.ok}
         if failed:
             listed = "; ".join(f"training={value}: {error}" for value, error in failed.items())
             return Finding.failed(f"Calls with an explicit training value failed: {listed}", **details)
-        default, inference = ctx.tensor_call(FULL_BATCH), ctx.tensor_call(FULL_BATCH, training=False)
+        default, inference = ctx.probe.tensor(FULL_BATCH), ctx.probe.tensor(FULL_BATCH, training=False)
         tol = ctx.options.tolerances
         if not allclose(default, inference, tol.rtol, tol.atol):
             return Finding.failed(
@@ -102,12 +104,12 @@ class NoOutputDropoutCheck(Check):
     order = 140
 
     def run(self, ctx: CheckContext) -> Finding:
-        if not ctx.has_training_argument:
+        if not ctx.model.has_training_argument:
             return Finding.skipped("not applicable: __call__ takes no training argument")
         # Random ops with fixed seeds replay the same sequence in each function instantiation, and a
         # taped call runs another instantiation than an untaped one: compare two calls of one kind.
-        first = ctx.tensor_call(SMALL_BATCH, ctx.training_size, training=True)
-        second = ctx.tensor_call(SMALL_BATCH, ctx.training_size, training=True, repeat=1)
+        first = ctx.probe.tensor(SMALL_BATCH, ctx.plan.training_size, training=True)
+        second = ctx.probe.tensor(SMALL_BATCH, ctx.plan.training_size, training=True, repeat=1)
         tol = ctx.options.tolerances
         evidence = dropout_evidence(first, second, tol.rtol, tol.atol)
         runs_differ = not allclose(second, first, tol.rtol, tol.atol)
@@ -135,9 +137,8 @@ def _graph_dropout_evidence(ctx: CheckContext) -> tuple[list[Any], dict[str, Any
     """Dropout patterns feeding the returned tensor of the training-mode traces, read from the graph."""
     try:
         from hubcheck.graph.dropout import output_dropout
-        from hubcheck.graph.program import program_for
 
-        program = program_for(ctx.source)
+        program = ctx.model.program
         if program is None:
             return [], {"graph_evidence": None, "graph_note": "no graph to read"}
         found, traces = output_dropout(program)
@@ -164,10 +165,10 @@ class GradientFlowCheck(Check):
     order = 180
 
     def run(self, ctx: CheckContext) -> Finding:
-        if not ctx.fine_tunable:
+        if not ctx.model.fine_tunable:
             return Finding.skipped("not applicable: the model has no trainable variables")
-        result = ctx.gradients()
-        total = len(ctx.trainable_variables)
+        result = ctx.probe.gradients()
+        total = len(ctx.model.trainable_variables)
         if result.error:
             return Finding.failed(f"Computing gradients failed: {result.error}")
         details = {"reached": len(result.reached), "missed": list(result.missed), "zero": list(result.zero),

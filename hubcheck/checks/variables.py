@@ -46,7 +46,7 @@ class VariablesCheck(Check):
     order = 150
 
     def run(self, ctx: CheckContext) -> Finding:
-        root = ctx.root
+        root = ctx.model.root
         if not hasattr(root, "variables"):
             return Finding.failed(
                 "The loaded object has no variables attribute; set obj.variables = [...] before saving."
@@ -80,7 +80,7 @@ class TrainableVariablesCheck(Check):
     order = 160
 
     def run(self, ctx: CheckContext) -> Finding:
-        root = ctx.root
+        root = ctx.model.root
         if not hasattr(root, "trainable_variables"):
             return Finding.passed("No trainable_variables attribute: the model is not fine-tunable")
         items = _as_list(root.trainable_variables)
@@ -121,7 +121,7 @@ class RegularizationLossesCheck(Check):
     order = 170
 
     def run(self, ctx: CheckContext) -> Finding:
-        root = ctx.root
+        root = ctx.model.root
         if not hasattr(root, "regularization_losses"):
             return Finding.skipped("not applicable: no regularization_losses attribute")
         items = _as_list(root.regularization_losses)

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from hubcheck.graph.input_range import analyze_call, analyze_signatures
-from hubcheck.graph.program import Program, choose_meta_graph, saved_model_of
+from hubcheck.graph.program import Program, choose_meta_graph, saved_model_of, tensor_info
 from hubcheck.graph.unsafe import SAVER, scan_proto, walk_program
 from hubcheck.results import JSONValue
+from hubcheck.tensors import render
 
 FORMAT_NAMES = {
     "tf2-saved-model": "TF2 SavedModel",
@@ -21,26 +22,13 @@ FORMAT_NAMES = {
 }
 
 
-def _dtype(enum_value: int) -> Any:
-    from hubcheck.tfimport import tensorflow
-
-    try:
-        return tensorflow().dtypes.as_dtype(enum_value)
-    except TypeError:
-        return None
-
-
 def _tensor(info: Any) -> dict[str, JSONValue]:
-    dtype = _dtype(info.dtype)
-    shape = info.tensor_shape
-    dims = None if shape.unknown_rank else [None if d.size < 0 else int(d.size) for d in shape.dim]
-    return {"dtype": dtype.name if dtype is not None else f"dtype#{info.dtype}", "shape": dims}
+    return tensor_info(info).to_json()
 
 
 def describe_tensor(tensor: dict[str, JSONValue]) -> str:
     shape = tensor.get("shape")
-    dims = "<any shape>" if shape is None else ",".join("?" if d is None else str(d) for d in shape)
-    return f"{tensor.get('dtype')}[{dims}]"
+    return render(str(tensor.get("dtype")), shape if isinstance(shape, list) else None)
 
 
 def signatures(program: Program) -> dict[str, JSONValue]:
@@ -57,8 +45,13 @@ def signatures(program: Program) -> dict[str, JSONValue]:
 
 
 def _bytes(dtype_enum: int, dims: list[int]) -> int | None:
-    dtype = _dtype(dtype_enum)
-    if dtype is None or any(d < 0 for d in dims):
+    from hubcheck.tfimport import tensorflow
+
+    try:
+        dtype = tensorflow().dtypes.as_dtype(dtype_enum)
+    except TypeError:
+        return None
+    if any(d < 0 for d in dims):
         return None
     count = 1
     for d in dims:

@@ -461,9 +461,9 @@ def analyze_trace(program: Program, trace: Trace) -> RangeAnalysis:
         analysis.settled, analysis.expects = False, "unclear"
         analysis.reason = f"the first argument is a {trace.first_argument}, not one image tensor"
         return analysis
-    if trace.image["dtype"] != "float32":
+    if trace.image.dtype != "float32":
         analysis.settled, analysis.expects = False, "unclear"
-        analysis.reason = f"the image input is {trace.image['dtype']}, not float32"
+        analysis.reason = f"the image input is {trace.image.dtype}, not float32"
         return analysis
     return _conclude(_Walk(program, trace).run(analysis, body, body.args[0]))
 
@@ -474,7 +474,7 @@ def analyze_call(program: Program) -> list[RangeAnalysis]:
     Training-mode traces are analysed only when there is no other: they hold data
     augmentation and batch statistics that are not part of the input contract.
     """
-    traces = [t for t in program.traces if t.image is not None and t.image["dtype"] == "float32"]
+    traces = [t for t in program.traces if t.image is not None and t.image.dtype == "float32"]
     inference = [t for t in traces if t.training is not True]
     return [analyze_trace(program, trace) for trace in (inference or traces or program.traces)]
 

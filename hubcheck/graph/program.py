@@ -26,6 +26,7 @@ from typing import Any
 
 from hubcheck.modelfiles import MAX_PROTO_BYTES, PROTO_NAMES, ModelFileError, read_regular_file
 from hubcheck.results import JSONValue
+from hubcheck.tensors import TensorInfo, spec_info
 
 CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 """Ops whose ``f`` attribute is a function called with the node's inputs, returning its outputs."""
@@ -51,6 +52,18 @@ def op_def(op_type: str) -> Any | None:
         return op_def_registry.get(op_type)
     except Exception:  # noqa: BLE001 - a malformed name is simply unknown
         return None
+
+
+def tensor_info(proto: Any) -> TensorInfo:
+    """A signature's ``TensorInfo`` proto (dtype enum, shape proto) as a :class:`TensorInfo`."""
+    tf = _tf()
+    shape = proto.tensor_shape
+    dims = None if shape.unknown_rank else tuple(None if d.size < 0 else int(d.size) for d in shape.dim)
+    try:
+        dtype = str(tf.dtypes.as_dtype(proto.dtype).name)
+    except TypeError:
+        dtype = f"dtype#{proto.dtype}"
+    return TensorInfo(dtype, dims)
 
 
 def _arg_count(arg: Any, node: Any) -> int:
@@ -168,23 +181,21 @@ class Body:
 
 @dataclass(frozen=True)
 class Trace:
-    """One concrete function of the root's ``__call__``, read from the object graph."""
+    """One concrete function of the root's ``__call__``, read from the object graph.
+
+    The one description of a trace: the graph analyses and the checks both use it
+    (the loaded object's own view is never decoded a second time).
+    """
 
     function: str  # the FunctionDef name
-    image: dict[str, JSONValue] | None  # {"dtype", "shape"} of the first argument when it is one tensor
-    first_argument: str
-    training: bool | None
+    image: TensorInfo | None  # the first argument when it is one tensor
+    first_argument: str  # the type name of the first argument
+    training: bool | None  # the traced Python value; None if there is no training argument
     extra_kwargs: dict[str, JSONValue] = field(default_factory=dict)
     bound_inputs: tuple[int, ...] = ()
 
     def describe(self) -> str:
-        if self.image is None:
-            image = self.first_argument
-        else:
-            shape = self.image["shape"]
-            dims = "<any shape>" if shape is None else ",".join("?" if d is None else str(d) for d in shape)
-            image = f"{self.image['dtype']}[{dims}]"
-        parts = [image]
+        parts = [self.image.describe() if self.image is not None else self.first_argument]
         if self.training is not None:
             parts.append(f"training={self.training}")
         parts += [f"{key}={value}" for key, value in self.extra_kwargs.items()]
@@ -193,28 +204,19 @@ class Trace:
     def to_json(self) -> dict[str, JSONValue]:
         return {
             "function": self.function,
-            "input": self.image,
+            "input": self.image.to_json() if self.image is not None else None,
             "first_argument": self.first_argument,
             "training": self.training,
             "extra_kwargs": dict(self.extra_kwargs),
         }
 
 
-def _spec_json(spec: Any) -> dict[str, JSONValue] | None:
-    dtype = getattr(spec, "dtype", None)
-    shape = getattr(spec, "shape", None)
-    if dtype is None or shape is None or not hasattr(shape, "rank"):
-        return None
-    dims = None if shape.rank is None else [None if d is None else int(d) for d in shape.as_list()]
-    return {"dtype": getattr(dtype, "name", str(dtype)), "shape": dims}
-
-
 def _plain(value: Any) -> JSONValue:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    spec = _spec_json(value)
+    spec = spec_info(value)
     if spec is not None:
-        return f"{spec['dtype']}{spec['shape']}"
+        return spec.describe()
     return repr(value)
 
 
@@ -356,7 +358,7 @@ class Program:
             traces.append(
                 Trace(
                     function=name,
-                    image=_spec_json(first),
+                    image=spec_info(first),
                     first_argument=type(first).__name__,
                     training=training if isinstance(training, bool) else None,
                     extra_kwargs={key: _plain(value) for key, value in sorted(named.items())},
@@ -581,28 +583,6 @@ def load_path(proto: Any) -> tuple[str, str]:
         f"{count} MetaGraphs: tf.saved_model.load uses its TF1 loader (load_v1_in_v2) whenever there is more "
         "than one, even if one has an object graph"
     )
-
-
-_cache_lock = threading.Lock()
-_program_cache: list[tuple[Any, Any, Program | None]] = []
-
-
-def program_for(source: Any) -> Program | None:
-    """The :class:`Program` of a ``ModelSource``'s chosen MetaGraph, shared by every check of a run."""
-    with _cache_lock:
-        for cached_source, _, program in _program_cache:
-            if cached_source is source:
-                return program
-    proto = saved_model_of(source)
-    program = None
-    if proto is not None:
-        meta_graph = choose_meta_graph(proto, tuple(getattr(source, "tags", ()) or ()))
-        if meta_graph is not None:
-            program = Program(meta_graph, Path(source.path) if Path(source.path).is_dir() else None)
-    with _cache_lock:
-        _program_cache.append((source, proto, program))
-        del _program_cache[:-4]
-    return program
 
 
 def saved_model_of(source: Any) -> Any | None:

@@ -618,22 +618,16 @@ def scan_proto(proto: Any, path: Path | None = None) -> ScanResult:
     return result
 
 
-_scan_cache: list[tuple[Any, ScanResult | None]] = []
-
-
 def scan_source(source: Any) -> ScanResult | None:
-    """Scan every MetaGraph of a ``ModelSource`` (cached per source); None when there is no graph to read."""
-    for cached, result in _scan_cache:
-        if cached is source:
-            return result
+    """Scan every MetaGraph of a ``ModelSource``; None when there is no graph to read.
+
+    Not cached here: a run's :class:`~hubcheck.session.ModelSession` owns its scan.
+    """
     proto = saved_model_of(source)
-    result = None
-    if proto is not None:
-        path = Path(source.path)
-        result = scan_proto(proto, path if path.is_dir() else None)
-    _scan_cache.append((source, result))
-    del _scan_cache[:-4]
-    return result
+    if proto is None:
+        return None
+    path = Path(source.path)
+    return scan_proto(proto, path if path.is_dir() else None)
 
 
 def scan_path(path: Path) -> ScanResult | None:

@@ -1,0 +1,118 @@
+"""Which calls a run makes: input sizes, batch sizes and the training probe, decided without TensorFlow.
+
+A :class:`ProbePlan` is built from the ``__call__`` traces (as the SavedModel
+reader decodes them) and the run options; it is plain data, so it can be tested
+without a model. Every distinct input shape costs the model a new function
+instantiation (about half a second on a MobileNet), so the checks share the few
+shapes the plan names rather than each making its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from hubcheck.options import DEFAULT_INPUT_SIZES, InputSize, RunOptions
+from hubcheck.probe import ProbeKey
+from hubcheck.tensors import TensorInfo
+
+# Batch sizes probed: 1 (the edge case) and 5 (odd, and holds one image of each kind; see
+# hubcheck.images) at the first input size, 2 at each further size.
+SMALL_BATCH = 2
+FULL_BATCH = 5
+
+
+@dataclass(frozen=True)
+class TracedInput:
+    """What the plan needs of one trace: its image input and its traced ``training`` value."""
+
+    image: TensorInfo | None
+    training: bool | None
+
+
+class ProbePlan:
+    """Input sizes (and why), batch sizes and the key of the training call whose gradients are taken."""
+
+    def __init__(self, traces: Sequence[TracedInput], options: RunOptions, has_training_argument: bool) -> None:
+        self.traces = tuple(traces)
+        self.options = options
+        self.has_training_argument = has_training_argument
+
+    @cached_property
+    def traced_sizes(self) -> list[InputSize]:
+        """The sizes the traces fix, or [] when any image trace accepts other sizes too.
+
+        Only float32 channels-last traces count: a uint8 or NCHW trace says nothing about the
+        images the API call takes. A smoke-test trace at 224x224 next to a general trace does not
+        fix the size: the general trace decides, and the sizes come from --input-size or defaults.
+        """
+        sizes: list[InputSize] = []
+        for trace in self.traces:
+            shape = trace.image.shape if trace.image and trace.image.dtype == "float32" else None
+            if shape is None:
+                if trace.image and trace.image.dtype == "float32":
+                    return []  # unknown rank: any size goes
+                continue
+            if len(shape) != 4 or shape[3] not in (3, None):
+                continue
+            height, width = shape[1], shape[2]
+            if height is None or width is None:
+                return []
+            if (height, width) not in sizes:
+                sizes.append((height, width))
+        return sizes
+
+    @cached_property
+    def _sizes_and_source(self) -> tuple[list[InputSize], str]:
+        if self.traced_sizes:
+            note = ""
+            if self.options.input_sizes:
+                note = " (--input-size ignored: the traces fix the size)"
+            return list(self.traced_sizes), "traced: the __call__ traces fix height and width" + note
+        if self.options.input_sizes:
+            return list(self.options.input_sizes), "--input-size"
+        return list(DEFAULT_INPUT_SIZES), (
+            "defaults: the traces accept any height and width and no --input-size was given"
+        )
+
+    @property
+    def input_sizes(self) -> list[InputSize]:
+        return self._sizes_and_source[0]
+
+    @property
+    def input_sizes_source(self) -> str:
+        return self._sizes_and_source[1]
+
+    @property
+    def primary_size(self) -> InputSize:
+        return self.input_sizes[0]
+
+    @property
+    def training_size(self) -> InputSize:
+        """Where training-mode calls and gradients are probed: the smallest size, with batch 2.
+
+        Training mode is a function instantiation of its own whatever the shape, so nothing is
+        shared by matching the inference shapes, while the backward pass's memory grows with
+        batch x height x width.
+        """
+        return min(self.input_sizes, key=lambda size: size[0] * size[1])
+
+    def batch_probes(self) -> list[tuple[int, InputSize]]:
+        """The (batch, size) calls of the batch-size check: 1 and 5 at the first size, 2 at the
+        second size if there is one (a shape output-size-constant needs anyway), else at the first."""
+        second = self.input_sizes[1] if len(self.input_sizes) > 1 else self.primary_size
+        return [(1, self.primary_size), (SMALL_BATCH, second), (FULL_BATCH, self.primary_size)]
+
+    def key(self, batch: int, size: InputSize | None = None, training: bool | None = None, repeat: int = 0) -> ProbeKey:
+        height, width = size or self.primary_size
+        return ProbeKey(batch, height, width, training, repeat)
+
+    @property
+    def gradient_key(self) -> ProbeKey:
+        """The training-mode call that gradient-flow differentiates and the fine-tuning step reuses."""
+        height, width = self.training_size
+        return ProbeKey(SMALL_BATCH, height, width, True if self.has_training_argument else None)
+
+
+__all__ = ["FULL_BATCH", "ProbePlan", "SMALL_BATCH", "TracedInput"]
