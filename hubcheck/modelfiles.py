@@ -159,7 +159,8 @@ def asset_problem(folder: Path, name: str) -> str | None:
     """
     if not is_plain_relative(name):
         return f"the asset file name {name[:200]!r} is not a plain relative path inside assets/"
-    assets = Path(os.path.realpath(folder / "assets"))
+    # Inside the model folder's own assets/: a symlinked assets/ folder points elsewhere as a whole.
+    assets = Path(os.path.realpath(folder)) / "assets"
     target = folder / "assets" / name
     resolved = Path(os.path.realpath(target))
     if not _inside(resolved, assets):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -143,9 +143,12 @@ class Body:
         node = self.by_name.get(parts[0])
         if node is None:
             return None, -1
-        if not self.is_function:
-            return node, int(parts[1]) if len(parts) > 1 else 0
-        out_arg, index = (parts[1], int(parts[2])) if len(parts) > 2 else (parts[1] if len(parts) > 1 else "", 0)
+        try:  # a hostile proto may name "x:abc"
+            if not self.is_function:
+                return node, int(parts[1]) if len(parts) > 1 else 0
+            out_arg, index = (parts[1], int(parts[2])) if len(parts) > 2 else (parts[1] if len(parts) > 1 else "", 0)
+        except ValueError:
+            return None, -1
         return node, self._flat_index(node, out_arg, index)
 
     def _output_args(self, node: Any) -> list[tuple[str, int]]:
@@ -218,6 +221,42 @@ def _plain(value: Any) -> JSONValue:
     if spec is not None:
         return spec.describe()
     return repr(value)
+
+
+MAX_STRUCTURE_NODES = 100_000
+"""Messages a decoded structure may hold; a larger one is not decoded."""
+
+MAX_EXPANSION_BYTES = 64 << 20
+"""A TensorProto inside a structure may declare at most this much more than it stores
+(a BoundedTensorSpec's minimum of float32[2**30] stored as one value would be filled in memory)."""
+
+
+def expanding_tensor(message: Any) -> str | None:
+    """Why a protobuf message must not be decoded: it holds a TensorProto that would expand in memory,
+    or too many nested messages. Walks the message iteratively (no recursion)."""
+    stack = [message]
+    seen = 0
+    while stack:
+        current = stack.pop()
+        seen += 1
+        if seen > MAX_STRUCTURE_NODES:
+            return f"more than {MAX_STRUCTURE_NODES} nested messages"
+        if current.DESCRIPTOR.full_name == "tensorflow.TensorProto":
+            elements = declared_elements(current.tensor_shape)
+            if elements is None:
+                continue
+            if elements * 8 - current.ByteSize() > MAX_EXPANSION_BYTES:
+                return f"a tensor declaring {elements} elements while storing {current.ByteSize()} bytes"
+            continue
+        for field, value in current.ListFields():
+            if field.type != field.TYPE_MESSAGE:
+                continue
+            if field.is_repeated:
+                items = value.values() if isinstance(value, Mapping) else value
+                stack.extend(item for item in items if hasattr(item, "DESCRIPTOR"))
+            else:
+                stack.append(value)
+    return None
 
 
 def decode_structure(proto: Any) -> Any:
@@ -300,7 +339,7 @@ class Program:
         while queue:
             current = queue.popleft()
             for child in nodes[current].children:
-                if child.node_id not in paths and child.node_id < len(nodes):
+                if child.node_id not in paths and 0 <= child.node_id < len(nodes):
                     paths[child.node_id] = f"{paths[current]}.{child.local_name}"
                     queue.append(child.node_id)
         return paths
@@ -310,7 +349,7 @@ class Program:
         if not len(nodes):
             return None
         for child in nodes[0].children:
-            if child.local_name == name and child.node_id < len(nodes):
+            if child.local_name == name and 0 <= child.node_id < len(nodes):
                 return nodes[child.node_id]
         return None
 
@@ -346,6 +385,8 @@ class Program:
             saved = self.object_graph.concrete_functions.get(name)
             bound = tuple(saved.bound_inputs) if saved is not None else ()
             try:
+                if saved is None or expanding_tensor(saved.canonicalized_input_signature) is not None:
+                    raise ValueError("a signature whose tensors would expand in memory is not decoded")
                 args, kwargs = decode_structure(saved.canonicalized_input_signature)
             except Exception:  # noqa: BLE001 - unknown TypeSpec types: still list the trace
                 traces.append(Trace(name, None, "<undecodable signature>", None, {}, bound))
@@ -387,7 +428,7 @@ class Program:
             if node.WhichOneof("kind") != "resource":
                 continue
             for child in node.children:
-                if child.local_name in ("_create_resource", "_initialize") and child.node_id < len(nodes):
+                if child.local_name in ("_create_resource", "_initialize") and 0 <= child.node_id < len(nodes):
                     target = nodes[child.node_id]
                     kind = target.WhichOneof("kind")
                     if kind == "function":

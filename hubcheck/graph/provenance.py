@@ -17,7 +17,7 @@ more than :data:`MAX_STEPS` steps is unresolved.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -58,7 +58,10 @@ class Provenance:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._memo: dict[tuple[str, str], frozenset[Origin]] = {}
+        self._rooted_memo: dict[tuple[str, str], str | None] = {}
         self._steps = 0
+        # Which main-graph call sites may pass a value on: set per query kind (see origins()/rooted()).
+        self._site_problem: Callable[[Any], str | None] = lambda node: None
 
     # -- indexes ----------------------------------------------------------------------------------
 
@@ -93,6 +96,17 @@ class Provenance:
         return implementation_groups(self.program)
 
     @cached_property
+    def variable_handles(self) -> dict[tuple[str, str], list[str]]:
+        """(container, shared_name) -> every variable-handle node, in the main graph and every function."""
+        handles: dict[tuple[str, str], list[str]] = {}
+        bodies = [self.program.graph] + [b for b in (self.program.body(n) for n in self.program.library) if b]
+        for body in bodies:
+            for node in body.nodes:
+                if node.op in ("VarHandleOp", "VariableV2", "Variable", "_VarHandlesOp"):
+                    handles.setdefault(_resource_key(node), []).append(f"{body.name}/{node.name}")
+        return handles
+
+    @cached_property
     def asset_tensors(self) -> dict[str, str]:
         """Main-graph tensor name -> asset file name, from ``asset_file_def`` (what the TF1 loader feeds)."""
         found = {}
@@ -115,12 +129,123 @@ class Provenance:
 
     # -- queries ----------------------------------------------------------------------------------
 
-    def origins(self, body: Body, ref: str) -> frozenset[Origin]:
+    def origins(self, body: Body, ref: str, site_problem: Callable[[Any], str | None] | None = None
+                ) -> frozenset[Origin]:
+        """Where ``ref`` may come from. ``site_problem`` judges each main-graph call site an argument is
+        resolved through (why that site does not count, or None); memoised per judge."""
         self._steps = 0
+        if site_problem is not None and site_problem is not self._site_problem:
+            self._site_problem, self._memo = site_problem, {}
         try:
             return self._origins(body, ref, 0)
         except (_Budget, RecursionError):
             return frozenset({Origin(UNRESOLVED, "too deep or too large to follow")})
+
+    def rooted(self, body: Body, ref: str, site_problem: Callable[[Any], str | None]) -> str | None:
+        """Why ``ref`` is not a path under the saver's filename, or None when it is.
+
+        A path is rooted when it is the saver's filename tensor, or ``StringJoin`` of a rooted
+        path first and then safe suffix constants, or ``ShardedFilename``/``Identity`` of one,
+        ``Select`` between two, ``Pack`` of several, or a function argument that every call site
+        fills with one (main-graph call sites judged by ``site_problem``). Anything else,
+        a constant standing alone as a path included, is not.
+        """
+        self._steps = 0
+        self._site_problem, self._rooted_memo = site_problem, {}
+        try:
+            return self._rooted(body, ref, 0)
+        except (_Budget, RecursionError):
+            return "its file name is too deep or too large to follow"
+
+    def _rooted(self, body: Body, ref: str, depth: int) -> str | None:
+        key = (body.name, ref)
+        if key in self._rooted_memo:
+            return self._rooted_memo[key]
+        self._steps += 1
+        if self._steps > MAX_STEPS or depth > 200:
+            raise _Budget
+        self._rooted_memo[key] = "its file name depends on itself"
+        result = self._compute_rooted(body, ref, depth)
+        self._rooted_memo[key] = result
+        return result
+
+    def _compute_rooted(self, body: Body, ref: str, depth: int) -> str | None:
+        node, index = body.producer(ref)
+        if node is None:
+            if not body.is_function or index < 0:
+                return f"its file name is an unknown tensor {ref[:120]!r}"
+            return self._rooted_argument(body, index, depth)
+        if not body.is_function and f"{node.name}:{index}" == self.saver_filename:
+            if node.op not in ("Placeholder", "PlaceholderWithDefault"):
+                return f"the saver's filename tensor is a {node.op}, not a placeholder the loader feeds"
+            return None
+        inputs = body.data_inputs(node)
+        if node.op in ("Identity", "Snapshot") and inputs:
+            return self._rooted(body, inputs[0], depth + 1)
+        if node.op == "IdentityN" and index < len(inputs):
+            return self._rooted(body, inputs[index], depth + 1)
+        if node.op == "ShardedFilename" and inputs:
+            return self._rooted(body, inputs[0], depth + 1)
+        if node.op in ("Select", "SelectV2") and len(inputs) == 3:
+            return self._rooted(body, inputs[1], depth + 1) or self._rooted(body, inputs[2], depth + 1)
+        if node.op == "Pack" and inputs:
+            for item in inputs:
+                problem = self._rooted(body, item, depth + 1)
+                if problem:
+                    return problem
+            return None
+        if node.op == "StringJoin" and inputs:
+            separator = node.attr["separator"].s.decode("utf-8", "replace") if "separator" in node.attr else ""
+            if separator and not _safe_suffix(separator):
+                return f"its file name is joined with the separator {separator[:120]!r}"
+            problem = self._rooted(body, inputs[0], depth + 1)
+            if problem:
+                return problem
+            for item in inputs[1:]:
+                problem = self._suffix(body, item, depth + 1)
+                if problem:
+                    return problem
+            return None
+        if node.op == "Const":
+            return f"its file name is the constant {_const_text(node)!r}, not under the saver's filename"
+        return f"its file name comes from {node.op} {node.name[:120]!r}"
+
+    def _suffix(self, body: Body, ref: str, depth: int) -> str | None:
+        """Why ``ref`` is not a safe suffix (constant strings with no ``..``, no root, no scheme), or None."""
+        node, index = body.producer(ref)
+        if node is None:
+            return "a suffix of its file name is not a constant"
+        inputs = body.data_inputs(node)
+        if node.op == "Const":
+            values = [value.decode("utf-8", "replace") for value in node.attr["value"].tensor.string_val]
+            bad = [value for value in values if not _safe_suffix(value)]
+            if not values or bad:
+                return f"its file name has the suffix {(bad or [''])[0][:120]!r}"
+            return None
+        if node.op in ("Identity", "Snapshot") and inputs:
+            return self._suffix(body, inputs[0], depth + 1)
+        if node.op in ("Select", "SelectV2") and len(inputs) == 3:
+            return self._suffix(body, inputs[1], depth + 1) or self._suffix(body, inputs[2], depth + 1)
+        return f"a suffix of its file name comes from {node.op} {node.name[:120]!r}"
+
+    def _rooted_argument(self, body: Body, index: int, depth: int) -> str | None:
+        if body.name in self.bindings:
+            return f"argument {index} of {body.name[:120]!r} is passed by a Python caller or the object graph"
+        sites = self.call_sites.get(body.name, [])
+        if not sites:
+            return f"nothing passes argument {index} of {body.name[:120]!r}"
+        for caller, node, offset in sites:
+            inputs = caller.data_inputs(node)
+            if offset < 0 or offset + index >= len(inputs):
+                return f"{node.op} {node.name[:120]!r} binds the arguments of {body.name[:120]!r}"
+            if not caller.is_function:
+                problem = self._site_problem(node)
+                if problem is not None:
+                    return problem
+            problem = self._rooted(caller, inputs[offset + index], depth + 1)
+            if problem is not None:
+                return problem
+        return None
 
     def _origins(self, body: Body, ref: str, depth: int) -> frozenset[Origin]:
         key = (body.name, ref)
@@ -184,6 +309,10 @@ class Provenance:
         if handle is None or handle.op != "VarHandleOp":
             yield Origin(UNRESOLVED, "a variable that is not a plain VarHandleOp")
             return
+        if len(self.variable_handles.get(_resource_key(handle), ())) > 1:
+            # Another handle with the same container and shared_name is the same variable, written elsewhere.
+            yield Origin(UNRESOLVED, f"variable {handle.name[:120]!r} shares its resource with another handle")
+            return
         assigned = False
         for use in body.consumers(body.canonical(handle.name)):
             if use.node.op == "AssignVariableOp" and use.position == 0:
@@ -213,6 +342,10 @@ class Provenance:
             if offset < 0 or offset + index >= len(inputs):
                 yield Origin(UNRESOLVED, f"{node.op} {node.name[:120]!r} binds the arguments of {body.name[:120]!r}")
                 continue
+            problem = self._site_problem(node) if not caller.is_function else None
+            if problem is not None:
+                yield Origin(UNRESOLVED, problem)
+                continue
             yield from self._origins(caller, inputs[offset + index], depth + 1)
         if not any_source:
             yield Origin(UNRESOLVED, f"nothing passes argument {index} of {body.name[:120]!r}")
@@ -231,6 +364,13 @@ class Provenance:
         return Origin(ASSET, files[position].filename)
 
 
+def _resource_key(node: Any) -> tuple[str, str]:
+    """A variable's identity: its container and shared name (the node name when the shared name is empty)."""
+    container = node.attr["container"].s.decode("utf-8", "replace") if "container" in node.attr else ""
+    shared = node.attr["shared_name"].s.decode("utf-8", "replace") if "shared_name" in node.attr else ""
+    return container, shared or node.name
+
+
 def _const_origins(node: Any) -> Iterator[Origin]:
     tensor = node.attr["value"].tensor
     if not tensor.string_val:
@@ -240,6 +380,18 @@ def _const_origins(node: Any) -> Iterator[Origin]:
         yield from _text_origins(value.decode("utf-8", "replace"))
     if len(tensor.string_val) > 64:
         yield Origin(UNRESOLVED, "a constant with too many strings")
+
+
+def _safe_suffix(text: str) -> bool:
+    """A string that may follow a path without leaving it: no ``..`` part, no root, no scheme, no NUL."""
+    if "\x00" in text or "://" in text or text.startswith(("/", "\\")):
+        return False
+    return ".." not in text.replace("\\", "/").split("/")
+
+
+def _const_text(node: Any) -> str:
+    values = node.attr["value"].tensor.string_val
+    return values[0].decode("utf-8", "replace")[:120] if values else "<not a string>"
 
 
 def _text_origins(text: str) -> Iterator[Origin]:

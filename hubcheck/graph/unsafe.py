@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from hubcheck.graph import oppolicy
-from hubcheck.graph.program import CALL_OPS, TF1_PATH, Body, Program, load_path, saved_model_of
-from hubcheck.graph.provenance import ASSET, CONST, SAVER_FILENAME, Origin, Provenance, implementation_groups
+from hubcheck.graph.program import CALL_OPS, TF1_PATH, Body, Program, expanding_tensor, load_path, saved_model_of
+from hubcheck.graph.provenance import ASSET, Origin, Provenance, implementation_groups
 from hubcheck.modelfiles import asset_problem, loader_files
 from hubcheck.results import JSONValue
 
@@ -479,12 +479,72 @@ _VOCABULARY_OPS = frozenset({"InitializeTableFromTextFile", "InitializeTableFrom
 _PROTO_OPS = frozenset({"DecodeProtoV2", "EncodeProto"})
 
 
+class _MainGraphRuns:
+    """Which main-graph nodes run in which circumstance, for the conditional ops found there.
+
+    ``init``: ancestors of the init op (and, on the TF1 path, the default local init op's
+    collections): run by the loader with the asset tensors fed. ``saver``: ancestors of the
+    saver's restore op and save tensor: run with only the filename tensor fed. ``other``:
+    ancestors of the signatures and train ops: run with neither fed.
+    """
+
+    def __init__(self, program: Program, tf1_path: bool) -> None:
+        meta_graph = program.meta_graph
+        init: list[str] = []
+        other: list[str] = []
+        for name, signature in meta_graph.signature_def.items():
+            tensors = [info.name for info in signature.outputs.values()] + [info.name for info in signature.inputs.values()]
+            (init if name == "__saved_model_init_op" else other).extend(tensors)
+        init_keys = ["saved_model_main_op", "legacy_init_op", "main_op"]
+        if tf1_path:
+            init_keys += ["local_variables", "table_initializer", "local_resources"]
+        for key in init_keys:
+            init += _collection_nodes(meta_graph, key)
+        for key in ("train_op", "saved_model_train_op"):
+            other += _collection_nodes(meta_graph, key)
+        saver = meta_graph.saver_def
+        self.init = _ancestors(program, init)
+        self.saver = _ancestors(program, [name for name in (saver.restore_op_name, saver.save_tensor_name) if name])
+        self.other = _ancestors(program, other)
+
+    def saver_problem(self, node: Any) -> str | None:
+        """Why a main-graph node may not use the saver's filename: it runs where the filename is not fed."""
+        if node.name not in self.saver:
+            return f"{node.name[:120]!r} is not part of the saver's restore or save subgraph"
+        if node.name in self.init or node.name in self.other:
+            return f"{node.name[:120]!r} also runs outside the saver (init op or signature), where the filename is not fed"
+        return None
+
+    def asset_problem(self, node: Any) -> str | None:
+        """Why a main-graph node may not use an asset tensor: it runs where the asset tensors are not fed."""
+        if node.name not in self.init:
+            return f"{node.name[:120]!r} does not run under the init op, where the loader feeds the asset paths"
+        if node.name in self.saver or node.name in self.other:
+            return f"{node.name[:120]!r} also runs outside the init op, where the asset tensors hold their own values"
+        return None
+
+
+def _ancestors(program: Program, names: Iterable[str]) -> frozenset[str]:
+    graph = program.graph
+    seen: set[str] = set()
+    queue = deque(_tensor_node(name) for name in names)
+    while queue:
+        current = queue.popleft()
+        node = graph.by_name.get(current)
+        if node is None or current in seen:
+            continue
+        seen.add(current)
+        queue.extend(_tensor_node(text) for text in node.input)
+    return frozenset(seen)
+
+
 class _Conditions:
     """Checks the arguments of the conditional ops (:data:`oppolicy.CONDITIONAL_OPS`)."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, tf1_path: bool) -> None:
         self.program = program
         self.provenance = Provenance(program)
+        self.runs = _MainGraphRuns(program, tf1_path)
 
     def problem(self, node: Any, body: Body) -> str | None:
         """Why this use of a conditional op is not allowed, or None when its arguments pass."""
@@ -503,30 +563,27 @@ class _Conditions:
             return f"vocab_file={vocab.decode('utf-8', 'replace')[:200]}" if vocab else None
         return "no argument check is implemented for this op"
 
-    def _origins(self, node: Any, body: Body, position: int) -> frozenset[Origin] | None:
-        inputs = body.data_inputs(node)
-        if position >= len(inputs):
-            return None
-        return self.provenance.origins(body, inputs[position])
-
     def _checkpoint(self, node: Any, body: Body) -> str | None:
+        if not body.is_function:
+            problem = self.runs.saver_problem(node)
+            if problem:
+                return problem
+        inputs = body.data_inputs(node)
         for position in _CHECKPOINT_PATH_INPUTS[node.op]:
-            origins = self._origins(node, body, position)
-            if origins is None:
+            if position >= len(inputs):
                 return f"its file name (input {position}) is missing"
-            if not any(origin.kind == SAVER_FILENAME for origin in origins):
-                return f"its file name does not come from the saver's filename tensor ({_origin_text(origins)})"
-            for origin in origins:
-                if origin.kind == SAVER_FILENAME:
-                    continue
-                if origin.kind != CONST:
-                    return f"its file name also comes from {origin.describe()}"
-                if ".." in origin.detail.replace("\\", "/").split("/") or "\x00" in origin.detail:
-                    return f"its file name climbs out of the checkpoint folder ({origin.describe()})"
+            problem = self.provenance.rooted(body, inputs[position], self.runs.saver_problem)
+            if problem:
+                return problem
         return None
 
     def _vocabulary(self, node: Any, body: Body) -> str | None:
-        origins = self._origins(node, body, 1)
+        if not body.is_function:
+            problem = self.runs.asset_problem(node)
+            if problem:
+                return problem
+        inputs = body.data_inputs(node)
+        origins = self.provenance.origins(body, inputs[1], self.runs.asset_problem) if len(inputs) > 1 else None
         if not origins:
             return "its file name (input 1) is missing"
         for origin in origins:
@@ -551,7 +608,7 @@ def _origin_text(origins: frozenset[Origin]) -> str:
 def scan_program(program: Program, tf1_path: bool = False) -> tuple[list[UnsafeOp], list[UnsafeOp], int, int]:
     """(findings, allowed conditional ops, functions scanned, nodes scanned) of one MetaGraph."""
     walker = walk_program(program, tf1_path)
-    conditions = _Conditions(program)
+    conditions = _Conditions(program, tf1_path)
     findings: list[UnsafeOp] = []
     allowed: list[UnsafeOp] = []
     tags = tuple(program.tags)
@@ -596,6 +653,20 @@ def scan_program(program: Program, tf1_path: bool = False) -> tuple[list[UnsafeO
         for node in body.nodes:
             nodes_scanned += 1
             judge(node, body, name, reach, path)
+    # The object graph's structures (input signatures, bounded specs) are decoded by the loader:
+    # a tensor in them that declares far more than it stores would be filled in memory.
+    for name, saved in program.object_graph.concrete_functions.items():
+        expanding = expanding_tensor(saved)
+        if expanding is not None:
+            findings.append(UnsafeOp("<signature>", name, name, EXPANDING_CONSTANT_FAMILY, METHOD,
+                                     ("saved concrete function", name[:120]), tags, expanding))
+    for node_id, object_node in enumerate(program.object_graph.nodes):
+        if object_node.WhichOneof("kind") == "function":
+            expanding = expanding_tensor(object_node.function.function_spec)
+            if expanding is not None:
+                where = program.object_paths.get(node_id, f"node {node_id}")
+                findings.append(UnsafeOp("<function spec>", where, where, EXPANDING_CONSTANT_FAMILY, METHOD,
+                                         (where,), tags, expanding))
     # Ordered by what does not depend on TensorFlow's function-name counters, so reports are reproducible.
     findings.sort(key=lambda f: (_KIND_RANK[f.entry], f.op, f.node, f.function))
     allowed.sort(key=lambda f: (f.op, f.node, f.function))
