@@ -286,3 +286,72 @@ def test_a_constant_that_expands_in_memory_fails_and_a_small_splat_passes() -> N
     tensor.tensor_shape.dim[0].size = 1_600_000_000
     [finding] = scan_proto(proto).findings
     assert finding.family == "expanding-constant" and "6400000000 bytes" in (finding.detail or "")
+
+
+def _tf1_saver_proto(filename_op: str = "Const") -> Any:
+    """The saver subgraph a TF 1.x export writes (as in a real TF 1.12 model), with no other nodes."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    meta_graph = proto.meta_graphs.add()
+    meta_graph.meta_info_def.tags.append("train")
+    graph = meta_graph.graph_def
+
+    def node(name: str, op: str, *inputs: str, text: list[str] | None = None) -> Any:
+        added = graph.node.add(name=name, op=op)
+        added.input.extend(inputs)
+        if text is not None:
+            added.attr["value"].tensor.dtype = 7
+            added.attr["value"].tensor.string_val.extend(value.encode() for value in text)
+        return added
+
+    node("save/Const", filename_op, text=["model"])
+    node("save/StringJoin/inputs_1", "Const", text=["_temp_0123/part"])
+    node("save/StringJoin", "StringJoin", "save/Const", "save/StringJoin/inputs_1")
+    node("save/num_shards", "Const")
+    node("save/ShardedFilename/shard", "Const")
+    node("save/ShardedFilename", "ShardedFilename", "save/StringJoin", "save/ShardedFilename/shard", "save/num_shards")
+    node("save/SaveV2", "SaveV2", "save/ShardedFilename", "names", "slices")
+    node("save/control_dependency", "Identity", "save/ShardedFilename", "^save/SaveV2")
+    node("save/MergeV2Checkpoints/checkpoint_prefixes", "Pack", "save/ShardedFilename", "^save/control_dependency")
+    node("save/MergeV2Checkpoints", "MergeV2Checkpoints", "save/MergeV2Checkpoints/checkpoint_prefixes", "save/Const")
+    node("save/Identity", "Identity", "save/Const", "^save/MergeV2Checkpoints")
+    node("save/RestoreV2", "RestoreV2", "save/Const", "names", "slices")
+    node("save/restore_all", "NoOp", "^save/RestoreV2")
+    for name in ("names", "slices"):
+        node(name, "Const", text=[""])
+    meta_graph.saver_def.filename_tensor_name = "save/Const:0"
+    meta_graph.saver_def.save_tensor_name = "save/Identity:0"
+    meta_graph.saver_def.restore_op_name = "save/restore_all"
+    return proto
+
+
+def test_a_tf1_saver_with_a_constant_filename_tensor_passes() -> None:
+    from hubcheck.graph.unsafe import scan_proto
+
+    scan = scan_proto(_tf1_saver_proto())
+    assert not scan.findings, scan.summary()
+    assert sorted(finding.op for finding in scan.allowed) == ["MergeV2Checkpoints", "RestoreV2", "SaveV2"]
+
+
+def test_a_saver_op_that_also_runs_under_the_init_op_fails() -> None:
+    """The TF1 loader runs the init op without feeding the saver's filename: its default would be used."""
+    from hubcheck.graph.unsafe import scan_proto
+
+    proto = _tf1_saver_proto("PlaceholderWithDefault")
+    meta_graph = proto.meta_graphs[0]
+    init = meta_graph.graph_def.node.add(name="init", op="NoOp")
+    init.input.append("^save/SaveV2")
+    meta_graph.signature_def["__saved_model_init_op"].outputs["__saved_model_init_op"].name = "init"
+    [finding] = scan_proto(proto).findings
+    assert finding.op == "SaveV2" and "also runs outside the saver" in (finding.detail or "")
+
+
+def test_a_constant_standing_alone_as_a_checkpoint_path_fails() -> None:
+    from hubcheck.graph.unsafe import scan_proto
+
+    proto = _tf1_saver_proto()
+    restore = next(node for node in proto.meta_graphs[0].graph_def.node if node.name == "save/RestoreV2")
+    restore.input[0] = "save/StringJoin/inputs_1"
+    [finding] = scan_proto(proto).findings
+    assert finding.op == "RestoreV2" and "not under the saver's filename" in (finding.detail or "")

@@ -176,8 +176,10 @@ class Provenance:
                 return f"its file name is an unknown tensor {ref[:120]!r}"
             return self._rooted_argument(body, index, depth)
         if not body.is_function and f"{node.name}:{index}" == self.saver_filename:
-            if node.op not in ("Placeholder", "PlaceholderWithDefault"):
-                return f"the saver's filename tensor is a {node.op}, not a placeholder the loader feeds"
+            # TF1 savers feed a Const ("model") or a placeholder; either is fed by the loader on the restore
+            # path, and uses of it anywhere else (init ops, signatures) are refused by the caller's site check.
+            if node.op not in ("Placeholder", "PlaceholderWithDefault", "Const"):
+                return f"the saver's filename tensor is a {node.op}, not a tensor the loader feeds"
             return None
         inputs = body.data_inputs(node)
         if node.op in ("Identity", "Snapshot") and inputs:
