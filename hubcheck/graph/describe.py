@@ -122,7 +122,7 @@ def endpoints(program: Program) -> dict[str, int]:
     if not len(nodes):
         return found
     for child in nodes[0].children:
-        if child.local_name == "__call__" or child.node_id >= len(nodes):
+        if child.local_name == "__call__" or not 0 <= child.node_id < len(nodes):
             continue
         node = nodes[child.node_id]
         kind = node.WhichOneof("kind")
