@@ -10,14 +10,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubcheck.options import RunOptions, Task, Tolerances
-from hubcheck.results import CheckResult, Finding, Report, Status
+from hubcheck.results import CheckResult, Finding, ProgressCallback, Report, Status
 
 if TYPE_CHECKING:
-    from hubcheck.runner import ProgressCallback
+    from hubcheck.runners import Runner
     from hubcheck.sources import ResolvedModel
 
 __all__ = ["check", "CheckResult", "Finding", "Report", "RunOptions", "Status", "Task", "Tolerances", "__version__"]
@@ -45,6 +44,7 @@ def check(
     timeout_s: float | None = None,
     max_memory_bytes: int | None = None,
     debug: bool = False,
+    runner: Runner | None = None,
 ) -> Report:
     """Check the model at ``path`` and return its :class:`Report`.
 
@@ -64,7 +64,9 @@ def check(
     by ``timeout_s`` (whole run) and ``max_memory_bytes`` (resident memory; ``None``, the
     default, caps it at 75% of the machine's memory, ``0`` means no cap); a model that hangs,
     crashes or grows past the cap still yields a report, with the running check as ``error``. ``debug=True``
-    keeps the traceback of a check that raised in its ``details["traceback"]``.
+    keeps the traceback of a check that raised in its ``details["traceback"]``. ``runner`` checks the
+    model some other way (a :class:`hubcheck.runners.Runner`; then leave ``isolate``, ``timeout_s`` and
+    ``max_memory_bytes`` alone).
 
     Raises ``FileNotFoundError`` when a local ``path`` does not exist,
     :class:`hubcheck.sources.SourceError` when a URL cannot be fetched, and ``ValueError``
@@ -72,32 +74,21 @@ def check(
     with the model itself is a finding in the report, never an exception.
     """
     from hubcheck.config import Settings
-    from hubcheck.sources import ResolvedModel, SourceError, resolve_model
+    from hubcheck.runners import check_model, runner_for
+    from hubcheck.sources import NotFoundError, ResolvedModel, resolve_model
 
     settings = Settings.of(task=task, input_sizes=input_sizes, select=select, ignore=ignore,
                            tolerances=tolerances, strict=strict, allow_unsafe_ops=allow_unsafe_ops)
     options = dataclasses.replace(settings.run_options(), debug=debug)
+    if runner is None:
+        runner = runner_for(isolate=isolate, timeout_s=timeout_s, max_memory_bytes=max_memory_bytes)
+    elif isolate or timeout_s is not None or max_memory_bytes is not None:
+        raise ValueError("runner= decides how the model runs: leave isolate, timeout_s and max_memory_bytes unset")
     if isinstance(path, ResolvedModel):
         resolved = path
     else:
         try:
             resolved = resolve_model(os.fspath(path))
-        except SourceError as exc:
-            if exc.exit_code == 2 and not Path(os.fspath(path)).exists():
-                raise FileNotFoundError(f"no such model path: {os.fspath(path)}") from None
-            raise
-    if isolate:
-        from hubcheck.isolation import Limits, default_memory_cap, run_isolated
-
-        if max_memory_bytes is not None and max_memory_bytes < 0:
-            raise ValueError(f"max_memory_bytes must be 0 (no cap) or positive; got {max_memory_bytes}")
-        cap = default_memory_cap() if max_memory_bytes is None else max_memory_bytes or None
-        limits = Limits(timeout_s=timeout_s, max_memory_bytes=cap)
-        report = run_isolated(resolved.local_path, options, limits, progress=progress,
-                              source_problem=resolved.problem)
-    else:
-        from hubcheck.runner import run_checks
-
-        report = run_checks(resolved.local_path, options, progress=progress, source_problem=resolved.problem)
-    # "path" is what the user named (a folder, an archive, a URL); "resolved_path" is where it was checked.
-    return dataclasses.replace(report, model={**report.model, **resolved.to_json(), "path": resolved.source})
+        except NotFoundError:
+            raise FileNotFoundError(f"no such model path: {os.fspath(path)}") from None
+    return check_model(runner, resolved, options, progress=progress)

@@ -1,17 +1,27 @@
-"""Command line: parse options into a plain object, build what it names, run, report, exit.
+"""Command line: parse options into a plain object by name, build what it names, run, report; one exit.
 
 ``hubcheck MODEL`` runs the ``check`` command; other commands (``inspect``, ``merge``) are
 subcommands of the same group. Catalog mode (``--catalog``, ``--jobs``, ``--shard``, ``merge``)
 is described in docs/catalog.md.
+
+The shape (as check-jsonschema's): click fills :class:`CheckArgs` (or :class:`MergeArgs`) by name;
+``--list-checks``, ``--explain`` and ``--version`` are eager callbacks that answer and exit before
+anything is built; :func:`execute` builds the configuration, the runner and the reporters, checks,
+writes the reports and returns them, and raises a typed error when it cannot. Every command ends in
+:meth:`HubcheckGroup.invoke`, which tells the user about that error and leaves the exit code to
+:func:`hubcheck.exitcodes.exit_code`, the one place that decides it.
+
+Tests substitute the runner through click's context object: ``CliRunner().invoke(main, args,
+obj=factory)`` with a :data:`~hubcheck.runners.RunnerFactory`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,43 +29,40 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hubcheck.catalog import CatalogEntry, CatalogError, Shard, default_jobs, entries_from_args, read_catalog
-from hubcheck.config import Config, ConfigError, Settings, as_check_kwargs, load_config
-from hubcheck.exitcodes import ExitCode, exit_code_for
-from hubcheck.isolation import DEFAULT_TIMEOUT_S, MEMORY_SHARE, Limits, children_die_with_us, parse_memory_cap
-from hubcheck.options import RunOptions, Task, Tolerances, parse_input_size, parse_tolerance
+from hubcheck.catalog import CatalogEntry, CatalogError, Shard, entries_from_args, read_catalog
+from hubcheck.config import Config, ConfigError, Settings, load_config
+from hubcheck.exitcodes import Crash, exit_code
+from hubcheck.isolation import DEFAULT_TIMEOUT_S, MEMORY_SHARE, Limits, Stopped, children_die_with_us, parse_memory_cap
+from hubcheck.options import RunOptions, Task, Tolerances, parse_tolerance
+from hubcheck.pool import Job, ModelCrash, check_all, default_jobs
 from hubcheck.reporters import REPORTERS, build_reporter
-from hubcheck.results import Report
+from hubcheck.results import Report, one_line, unavailable_report
+from hubcheck.runners import Runner, RunnerFactory, default_runner
 
 if TYPE_CHECKING:
-    from hubcheck.runner import ProgressCallback
     from hubcheck.sources import ResolvedModel
 
-Plan = tuple["ResolvedModel", RunOptions]
 
+@dataclass(frozen=True, kw_only=True)
+class CheckArgs:
+    """``hubcheck [check]``'s command line, parsed but not yet interpreted; click fills it by name.
+    ``None`` means "not given": the configuration file (or the built-in default) decides."""
 
-@dataclass(frozen=True)
-class CliOptions:
-    """The command line, parsed but not yet interpreted. ``None`` means "not given": the
-    configuration file (or the built-in default) decides."""
-
-    models: tuple[str, ...]
-    task: str | None
-    input_sizes: tuple[str, ...]
-    select: tuple[str, ...]
-    ignore: tuple[str, ...]
-    strict: bool | None
-    format: str
-    output: Path | None
-    reports: tuple[str, ...]
-    tolerances: tuple[str, ...]
-    config: Path | None
-    no_config: bool
-    allow_unsafe_ops: bool
-    list_checks: bool
-    explain: str | None
+    models: tuple[str, ...] = ()
+    task: str | None = None
+    input_sizes: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    strict: bool | None = None
+    format: str = "table"
+    output: Path | None = None
+    reports: tuple[str, ...] = ()
+    tolerances: tuple[str, ...] = ()
+    config: Path | None = None
+    no_config: bool = False
+    allow_unsafe_ops: bool = False
     in_process: bool = False
-    timeout: float | None = None
+    timeout: float | None = DEFAULT_TIMEOUT_S
     max_memory: str | None = None
     offline: bool = False
     cache_dir: Path | None = None
@@ -66,80 +73,69 @@ class CliOptions:
     debug: bool = False
 
 
-@dataclass(frozen=True)
-class MergeOptions:
+@dataclass(frozen=True, kw_only=True)
+class MergeArgs:
     """``hubcheck merge``'s command line: JSON reports in, one catalog report out."""
 
     inputs: tuple[Path, ...]
-    format: str
-    output: Path | None
-    reports: tuple[str, ...]
+    format: str = "table"
+    output: Path | None = None
+    reports: tuple[str, ...] = ()
+
+
+# -- building what the command line names ----------------------------------------------------------------
 
 
 def _split_ids(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def build_config(cli: CliOptions) -> Config:
+def build_config(args: CheckArgs) -> Config:
     """``--config PATH``, else the nearest ``pyproject.toml`` with ``[tool.hubcheck]``, else nothing."""
-    if cli.no_config:
-        if cli.config is not None:
+    if args.no_config:
+        if args.config is not None:
             raise click.UsageError("--config and --no-config contradict each other")
         return Config()
     try:
-        return load_config(cli.config)
+        return load_config(args.config)
     except ConfigError as exc:
         raise click.UsageError(f"bad configuration: {exc}") from None
 
 
-def build_settings(cli: CliOptions) -> Settings:
-    """The command line as the top layer of settings; raises click.UsageError (exit 2) on bad values."""
+def build_settings(args: CheckArgs) -> Settings:
+    """The command line as the top layer of settings, validated as :func:`hubcheck.check` validates its
+    arguments (:meth:`Settings.of`); raises click.UsageError (exit 2) on bad values."""
     try:
-        sizes = tuple(parse_input_size(text) for text in cli.input_sizes)
-        tolerances = dict(parse_tolerance(text) for text in cli.tolerances)
-        Tolerances().updated(tolerances)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    settings = Settings(
-        task=Task(cli.task) if cli.task is not None else None,
-        input_sizes=sizes or None,
-        select=_split_ids(cli.select) if cli.select else None,
-        ignore=_split_ids(cli.ignore) if cli.ignore else None,
-        strict=cli.strict,
-        tolerances=tuple(tolerances.items()),
-        allow_unsafe_ops=True if cli.allow_unsafe_ops else None,
-    )
-    _validate_ids((settings.select or frozenset()) | (settings.ignore or frozenset()))
-    return settings
-
-
-def _validate_ids(ids: frozenset[str]) -> None:
-    from hubcheck.registry import check_ids
-
-    try:
-        RunOptions(select=ids).validate_ids(check_ids())
+        tolerances = dict(parse_tolerance(text) for text in args.tolerances)
+        return Settings.of(
+            task=args.task,
+            input_sizes=args.input_sizes or None,
+            select=_split_ids(args.select) if args.select else None,
+            ignore=_split_ids(args.ignore) if args.ignore else None,
+            strict=args.strict,
+            tolerances=tolerances,
+            allow_unsafe_ops=True if args.allow_unsafe_ops else None,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
-def build_run_options(cli: CliOptions, config: Config | None = None, model: Path | None = None) -> RunOptions:
+def build_run_options(settings: Settings, config: Config, model: Path | None = None) -> RunOptions:
     """What to run on ``model``: the command line over its configuration over the defaults."""
-    settings = build_settings(cli)
-    config = config or Config()
     return config.run_options(model, settings) if model is not None else settings.over(config.settings).run_options()
 
 
-def build_outputs(cli: CliOptions | MergeOptions) -> list[tuple[str, Path | None]]:
+def build_outputs(args: CheckArgs | MergeArgs) -> list[tuple[str, Path | None]]:
     """``(format, file)`` pairs: ``--format``/``--output`` first (``None``: stdout), then each ``--report``."""
-    outputs: list[tuple[str, Path | None]] = [(cli.format, cli.output)]
-    for text in cli.reports:
+    outputs: list[tuple[str, Path | None]] = [(args.format, args.output)]
+    for text in args.reports:
         name, sep, target = text.partition("=")
         if not sep or not target:
             raise click.UsageError(f"--report must look like FORMAT=PATH, e.g. junit=hubcheck.xml; got {text!r}")
         if name not in REPORTERS:
             raise click.UsageError(f"--report {text}: unknown format {name!r} (known: {', '.join(REPORTERS)})")
         outputs.append((name, Path(target)))
-    for option, (_, path) in zip(["--output", *(["--report"] * len(cli.reports))], outputs):
+    for option, (_, path) in zip(["--output", *(["--report"] * len(args.reports))], outputs):
         _validate_output(path, option)
     return outputs
 
@@ -159,79 +155,75 @@ def _validate_output(output: Path | None, option: str = "--output") -> None:
         raise click.UsageError(f"{option} {output}: folder {output.parent} is not writable")
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write the whole report or nothing: a reader never sees half a file.
-
-    Symbolic links are followed (the link's target gets the report, the link stays), devices and
-    pipes are written in place, and a new file gets the usual permissions (0666 less the umask).
-    """
-    target = path.resolve()
-    if target.exists() and not target.is_file():
-        with open(target, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        return
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+def build_limits(args: CheckArgs) -> Limits | None:
+    """How the child process is bounded; ``None`` with ``--in-process``."""
+    if args.in_process:
+        return None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        memory = parse_memory_cap(args.max_memory)
+    except ValueError as exc:
+        raise click.UsageError(f"--max-memory: {exc}") from None
+    return Limits(timeout_s=args.timeout, max_memory_bytes=memory)
 
 
-def _list_checks() -> str:
-    from hubcheck.registry import available_checks
-
-    width = max(len(check.id) for check in available_checks())
-    return "\n".join(f"{check.id:<{width}}  {check.title}" for check in available_checks()) + "\n"
-
-
-def _explain(check_id: str) -> str:
-    from hubcheck.registry import get_check
-
-    try:
-        check = get_check(check_id)
-    except KeyError:
-        raise click.UsageError(f"unknown check id {check_id!r}; see hubcheck --list-checks") from None
-    requires = f"\n\nRuns after: {', '.join(check.requires)}" if check.requires else ""
-    return f"{check.id}: {check.title}\n\n{check.explanation()}{requires}\n"
-
-
-def build_entries(cli: CliOptions) -> list[CatalogEntry]:
+def build_entries(args: CheckArgs) -> list[CatalogEntry]:
     """Every model named: the MODEL arguments, then each ``--catalog`` file's lines; exit 2 when none."""
-    entries = entries_from_args(cli.models)
+    entries = entries_from_args(args.models)
     try:
-        for catalog in cli.catalogs:
+        for catalog in args.catalogs:
             entries += read_catalog(catalog)
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
     if not entries:
-        raise click.UsageError(f"no models to check: {', '.join(map(str, cli.catalogs))} lists none")
+        raise click.UsageError(f"no models to check: {', '.join(map(str, args.catalogs))} lists none")
     return entries
 
 
-def build_shard(cli: CliOptions) -> Shard | None:
+def build_shard(args: CheckArgs) -> Shard | None:
     """``--shard I/N`` (1-based); exit 2 for 0/4, 5/4 or anything that is not I/N."""
-    if cli.shard is None:
+    if args.shard is None:
         return None
     try:
-        return Shard.parse(cli.shard)
+        return Shard.parse(args.shard)
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
 
 
-def build_jobs(cli: CliOptions, limits: Limits | None) -> int:
-    """How many models to check at once: ``--jobs``, else the CPU count; 1 with ``--in-process``."""
-    if limits is None:
-        if cli.jobs is not None and cli.jobs > 1:
-            click.echo(f"hubcheck: --jobs {cli.jobs} ignored: --in-process checks one model at a time "
+def build_workers(args: CheckArgs, runner: Runner) -> int:
+    """How many models to check at once: ``--jobs``, else the CPU count; 1 when the runner runs in this process."""
+    if not runner.parallel:
+        if args.jobs is not None and args.jobs > 1:
+            click.echo(f"hubcheck: --jobs {args.jobs} ignored: --in-process checks one model at a time "
                        "(in parallel, each model gets its own bounded process)", err=True)
         return 1
-    return cli.jobs if cli.jobs is not None else default_jobs()
+    return args.jobs if args.jobs is not None else default_jobs()
+
+
+# -- eager options: answer and exit before anything is built ----------------------------------------------
+
+
+def _list_checks(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from hubcheck.registry import available_checks
+
+    width = max(len(check.id) for check in available_checks())
+    click.echo("\n".join(f"{check.id:<{width}}  {check.title}" for check in available_checks()))
+    ctx.exit()
+
+
+def _explain(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    from hubcheck.registry import get_check
+
+    try:
+        check = get_check(value)
+    except KeyError:
+        raise click.UsageError(f"unknown check id {value!r}; see hubcheck --list-checks", ctx) from None
+    requires = f"\n\nRuns after: {', '.join(check.requires)}" if check.requires else ""
+    click.echo(f"{check.id}: {check.title}\n\n{check.explanation()}{requires}")
+    ctx.exit()
 
 
 def report_options(format_help: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -239,7 +231,7 @@ def report_options(format_help: str, what: str) -> Callable[[Callable[..., Any]]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed([
-            click.option("--format", "format_", type=click.Choice(list(REPORTERS)), default="table",
+            click.option("--format", "format", type=click.Choice(list(REPORTERS)), default="table",
                          show_default=True, help=format_help),
             click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
                          help=f"Write {what} to this file instead of stdout."),
@@ -252,27 +244,35 @@ def report_options(format_help: str, what: str) -> Callable[[Callable[..., Any]]
     return decorate
 
 
-def _stops_on_signals(command: Callable[..., None]) -> Callable[..., None]:
-    """SIGINT, SIGTERM or SIGHUP kill every checking child at once; hubcheck then exits 128 + the signal
-    number (130, 143, 129) without writing a report (docs/exit-codes.md)."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> None:
-        from hubcheck.isolation import Stopped
-
-        try:
-            with children_die_with_us():
-                command(*args, **kwargs)
-        except Stopped as stopped:
-            click.echo(f"hubcheck: stopped by {stopped.name}; checking processes killed, no report written",
-                       err=True)
-            sys.exit(stopped.exit_code)
-
-    return run
+# -- one way out --------------------------------------------------------------------------------------------
 
 
-class DefaultGroup(click.Group):
-    """``hubcheck MODEL`` means ``hubcheck check MODEL``; ``hubcheck inspect MODEL`` is a subcommand."""
+def report_error(error: BaseException) -> None:
+    """Tell the user, on standard error, what stopped the command (the exit code says which kind it was)."""
+    from hubcheck.sources import SourceError
+
+    if isinstance(error, click.ClickException):
+        error.show()
+    elif isinstance(error, Stopped):
+        click.echo(f"hubcheck: stopped by {error.name}; checking processes killed, no report written", err=True)
+    elif isinstance(error, SourceError):
+        click.echo(f"Error: {error}", err=True)
+    elif isinstance(error, ModelCrash):
+        click.echo(f"hubcheck: internal error while checking {error.label}; please report it with the command "
+                   f"line and the output of `hubcheck --version`.\n{error.details}", err=True, nl=False)
+    elif isinstance(error, Crash):
+        click.echo(f"{error}\n{error.details}" if error.details else str(error), err=True)
+    else:
+        click.echo(f"hubcheck: internal error: {one_line(error)}; please report it with the command line and the "
+                   f"output of `hubcheck --version`.\n{''.join(traceback.format_exception(error))}",
+                   err=True, nl=False)
+
+
+class HubcheckGroup(click.Group):
+    """``hubcheck MODEL`` means ``hubcheck check MODEL``; ``hubcheck inspect MODEL`` is a subcommand.
+
+    Every command's parsing and running happens inside :meth:`invoke`, which is where the process's
+    exit code is decided, once, from the reports the command returned and the error that stopped it."""
 
     default_command = "check"
 
@@ -284,10 +284,33 @@ class DefaultGroup(click.Group):
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT...")
 
+    def invoke(self, ctx: click.Context) -> Any:
+        reports: Sequence[Report] = ()
+        error: BaseException | None = None
+        try:
+            # SIGINT, SIGTERM or SIGHUP kill every checking child at once and raise Stopped.
+            with children_die_with_us():
+                reports = super().invoke(ctx) or ()
+        except click.exceptions.Exit:  # --help, --version, --list-checks, --explain: answered, nothing to decide
+            raise
+        except (Exception, Stopped) as caught:
+            error = caught
+            report_error(caught)
+        ctx.exit(exit_code(reports, error))
 
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=HubcheckGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Conformance checks for TF2 image models published as Reusable SavedModels."""
+
+
+def _runners(ctx: click.Context) -> RunnerFactory:
+    """The runner factory a caller put in click's context object (a test's fake), else the real one."""
+    factory = ctx.find_root().obj
+    return factory if callable(factory) else default_runner
+
+
+# -- hubcheck [check] MODEL... ----------------------------------------------------------------------------
 
 
 @main.command(
@@ -338,34 +361,35 @@ def main() -> None:
               help="Check only the I-th (1-based) of N deterministic slices of the models, e.g. one job of a "
                    "CI matrix; combine the slices' JSON reports with hubcheck merge.")
 @click.option("--debug", is_flag=True, help="Keep the traceback of a check that raised in its details.")
-@click.option("--list-checks", is_flag=True, help="List the checks and exit.")
-@click.option("--explain", metavar="ID", help="Explain one check (when it fails, how to fix it) and exit.")
+@click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False, callback=_list_checks,
+              help="List the checks and exit.")
+@click.option("--explain", metavar="ID", is_eager=True, expose_value=False, callback=_explain,
+              help="Explain one check (when it fails, how to fix it) and exit.")
 @click.version_option(package_name="hubcheck", prog_name="hubcheck")
-@_stops_on_signals
-def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[str, ...], select: tuple[str, ...],
-                  ignore: tuple[str, ...], strict: bool | None, format_: str, output: Path | None,
-                  reports: tuple[str, ...], tolerances: tuple[str, ...], config: Path | None, no_config: bool,
-                  allow_unsafe_ops: bool, timeout: float, max_memory: str | None, in_process: bool, offline: bool,
-                  cache_dir: Path | None, fetch_timeout: float, catalogs: tuple[Path, ...], jobs: int | None,
-                  shard: str | None, debug: bool, list_checks: bool, explain: str | None) -> None:
+@click.pass_context
+def check_command(ctx: click.Context, /, **params: Any) -> list[Report]:
     """Check each MODEL (a SavedModel directory, a .tar.gz of one, a URL or a hub handle) against the image API."""
-    cli = CliOptions(models, task, input_sizes, select, ignore, strict, format_, output, reports, tolerances,
-                     config, no_config, allow_unsafe_ops, list_checks, explain, in_process, timeout, max_memory,
-                     offline, cache_dir, fetch_timeout, catalogs, jobs, shard, debug)
-    if cli.list_checks:
-        click.echo(_list_checks(), nl=False)
-        return
-    if cli.explain:
-        click.echo(_explain(cli.explain), nl=False)
-        return
-    if not cli.models and not cli.catalogs:
+    return execute(CheckArgs(**params), _runners(ctx))
+
+
+def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Report]:
+    """Check every model ``args`` names with the runner ``runners`` makes, write the reports, return them.
+
+    Raises click.UsageError (and :class:`hubcheck.sources.SourceError`) before any model is checked when
+    the command line, the configuration or a model's path is not usable, :class:`hubcheck.sources.FetchError`
+    when the one model named cannot be downloaded, :class:`hubcheck.pool.ModelCrash` when hubcheck itself
+    fails on a model.
+    """
+    if not args.models and not args.catalogs:
         raise click.UsageError("missing MODEL: give the path of a SavedModel directory (or --catalog FILE)")
-    configuration = build_config(cli)
-    limits = build_limits(cli)
-    outputs = build_outputs(cli)
-    part = build_shard(cli)
-    entries = build_entries(cli)
-    workers = build_jobs(cli, limits)
+    configuration = build_config(args)
+    settings = build_settings(args)
+    limits = build_limits(args)
+    outputs = build_outputs(args)
+    part = build_shard(args)
+    entries = build_entries(args)
+    runner = runners(limits)
+    workers = build_workers(args, runner)
     if part is not None:
         mine = part.select(entries)
         click.echo(f"hubcheck: shard {part}: {len(mine)} of {len(entries)} models"
@@ -373,24 +397,58 @@ def check_command(models: tuple[str, ...], task: str | None, input_sizes: tuple[
         entries = mine
     # Every download before any check. With several models, one that cannot be fetched becomes a
     # report of its own (and exit 4) instead of stopping the rest of the catalog.
-    many = len(entries) > 1 or bool(cli.catalogs)
-    resolved = [_resolve(cli, entry.target, keep_going=many) for entry in entries]
-    plans = [(model, dataclasses.replace(build_run_options(cli, configuration, _config_key(model)), debug=cli.debug))
-             for model in resolved if not isinstance(model, str)]
-
-    from hubcheck.runner import unavailable_report
-
-    checked = iter(_run(plans, limits, workers))
+    many = len(entries) > 1 or bool(args.catalogs)
+    resolved = [_resolve(args, entry.target, keep_going=many) for entry in entries]
+    jobs = [Job(model, dataclasses.replace(build_run_options(settings, configuration, _config_key(model)),
+                                           debug=args.debug))
+            for model in resolved if not isinstance(model, str)]
+    checked = iter(_check(jobs, runner, workers))
     results = [
-        unavailable_report(entry.target, build_run_options(cli, configuration), model)
+        unavailable_report(entry.target, build_run_options(settings, configuration), model)
         if isinstance(model, str) else next(checked)
         for entry, model in zip(entries, resolved)
     ]
-    _write_outputs(results, outputs)
-    sys.exit(int(exit_code_for(results)))
+    write_outputs(results, outputs)
+    return results
 
 
-def _write_outputs(results: Sequence[Report], outputs: list[tuple[str, Path | None]]) -> None:
+def _resolve(args: CheckArgs, spec: str, keep_going: bool = False) -> ResolvedModel | str:
+    """MODEL as a local directory: unpack archives, download URLs.
+
+    Raises :class:`hubcheck.sources.SourceError` when it cannot be had; with ``keep_going``, a failed
+    download is said on standard error and returned as its one-line reason, for the caller to report.
+    """
+    from hubcheck.sources import FetchError, resolve_model
+    from hubcheck.ui import download_progress
+
+    try:
+        with download_progress(f"downloading {spec}", enabled=sys.stderr.isatty()) as bar:
+            return resolve_model(spec, offline=args.offline, cache_dir=args.cache_dir,
+                                 timeout_s=args.fetch_timeout, progress=bar, unpack_timeout_s=args.timeout)
+    except FetchError as exc:
+        if not keep_going:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        return str(exc)
+
+
+def _config_key(model: ResolvedModel) -> Path:
+    """Per-model configuration is keyed by the path the user wrote (or the cache folder of a URL)."""
+    return Path(model.source) if model.kind in ("directory", "archive", "file") else model.local_path
+
+
+def _check(jobs: list[Job], runner: Runner, workers: int = 1) -> list[Report]:
+    """Check each model with ``runner``, ``workers`` at a time, showing progress on a terminal; the
+    reports in the order of ``jobs``."""
+    from hubcheck.tfimport import native_logs_silenced
+    from hubcheck.ui import progress_display
+
+    labels = [job.label for job in jobs]
+    with native_logs_silenced(), progress_display(labels, sys.stderr.isatty()) as observer:
+        return check_all(jobs, runner, workers=workers, observer=observer)
+
+
+def write_outputs(results: Sequence[Report], outputs: list[tuple[str, Path | None]]) -> None:
     """Render ``results`` once per output: stdout (colored for a terminal table) or a file, written whole."""
     for index, (name, path) in enumerate(outputs):
         if path is None:
@@ -405,66 +463,31 @@ def _write_outputs(results: Sequence[Report], outputs: list[tuple[str, Path | No
                 click.echo(f"{summary_line(report)}; report written to {path}", err=True)
 
 
-def build_limits(cli: CliOptions) -> Limits | None:
-    """How the child process is bounded; ``None`` with ``--in-process``."""
-    if cli.in_process:
-        return None
-    try:
-        memory = parse_memory_cap(cli.max_memory)
-    except ValueError as exc:
-        raise click.UsageError(f"--max-memory: {exc}") from None
-    return Limits(timeout_s=cli.timeout, max_memory_bytes=memory)
+def write_atomically(path: Path, text: str) -> None:
+    """Write the whole report or nothing: a reader never sees half a file.
 
-
-def _resolve(cli: CliOptions, spec: str, keep_going: bool = False) -> ResolvedModel | str:
-    """MODEL as a local directory: unpack archives, download URLs.
-
-    When it cannot be had: exit 2 (usage) or 4 (fetch); with ``keep_going``, a failed fetch is
-    returned as its one-line reason instead, for the caller to report.
+    Symbolic links are followed (the link's target gets the report, the link stays), devices and
+    pipes are written in place, and a new file gets the usual permissions (0666 less the umask).
     """
-    from hubcheck.sources import SourceError, download_progress, resolve_model
-
+    target = path.resolve()
+    if target.exists() and not target.is_file():
+        with open(target, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with download_progress(f"downloading {spec}", enabled=sys.stderr.isatty()) as bar:
-            return resolve_model(spec, offline=cli.offline, cache_dir=cli.cache_dir,
-                                 timeout_s=cli.fetch_timeout, progress=bar, unpack_timeout_s=cli.timeout)
-    except SourceError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        if keep_going and exc.exit_code == ExitCode.FETCH:
-            return str(exc)
-        sys.exit(exc.exit_code)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def _config_key(model: ResolvedModel) -> Path:
-    """Per-model configuration is keyed by the path the user wrote (or the cache folder of a URL)."""
-    return Path(model.source) if model.kind in ("directory", "archive", "file") else model.local_path
-
-
-def _run(plans: list[Plan], limits: Limits | None, jobs: int = 1) -> list[Report]:
-    """Check each model through the Python API, ``jobs`` at a time, each in its own bounded process (unless
-    ``limits`` is ``None``: in this process, one by one). Reports come in the order of ``plans``, a model
-    that fails or dies is a report like the others, and a crash of hubcheck itself exits 3."""
-    import hubcheck
-    from hubcheck.catalog import ModelCrash, check_all, progress_display
-    from hubcheck.isolation import stop_all_children
-    from hubcheck.tfimport import native_logs_silenced
-
-    isolation = {"isolate": False} if limits is None else {
-        "isolate": True, "timeout_s": limits.timeout_s, "max_memory_bytes": limits.max_memory_bytes or 0}  # 0: no cap
-
-    def check_one(plan: Plan, progress: ProgressCallback | None) -> Report:
-        model, options = plan
-        return hubcheck.check(model, progress=progress, **isolation, **as_check_kwargs(options))
-
-    labels = [model.source for model, _ in plans]
-    try:
-        with native_logs_silenced(), progress_display(labels, sys.stderr.isatty()) as observer:
-            return check_all(plans, check_one, labels=labels, jobs=jobs, observer=observer,
-                             stop_children=stop_all_children)
-    except ModelCrash as crash:
-        click.echo(f"hubcheck: internal error while checking {crash.label}; please report it with the command "
-                   f"line and the output of `hubcheck --version`.\n{crash.details}", err=True, nl=False)
-        sys.exit(int(ExitCode.INTERNAL))
+# -- hubcheck merge REPORT... -------------------------------------------------------------------------------
 
 
 @main.command(
@@ -475,22 +498,27 @@ def _run(plans: list[Plan], limits: Limits | None, jobs: int = 1) -> list[Report
 @click.argument("inputs", nargs=-1, required=True, metavar="REPORT...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @report_options('Format of the combined report (json gives {"reports": [...]}).', "the combined report")
-def merge_command(inputs: tuple[Path, ...], format_: str, output: Path | None, reports: tuple[str, ...]) -> None:
+def merge_command(**params: Any) -> list[Report]:
     """Combine JSON reports (per model or per shard, from hubcheck --format json) into one catalog report."""
-    options = MergeOptions(inputs, format_, output, reports)
-    outputs = build_outputs(options)
-    results = build_merged(options)
-    _write_outputs(results, outputs)
-    sys.exit(int(exit_code_for(results)))
+    return merge(MergeArgs(**params))
 
 
-def build_merged(options: MergeOptions) -> list[Report]:
+def merge(args: MergeArgs) -> list[Report]:
+    """Read every input's reports, write them as one report, return them; click.UsageError naming the first
+    file that is not a report (nothing is written then)."""
+    outputs = build_outputs(args)
+    results = build_merged(args)
+    write_outputs(results, outputs)
+    return results
+
+
+def build_merged(args: MergeArgs) -> list[Report]:
     """The reports of every input, in the order given; exit 2 naming the first file that is not a report."""
     from hubcheck.catalog import load_reports
 
     merged: list[tuple[Report, Path]] = []
     try:
-        for path in options.inputs:
+        for path in args.inputs:
             merged += [(report, path) for report in load_reports(path)]
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None

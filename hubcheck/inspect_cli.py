@@ -5,13 +5,12 @@ functions were traced, with their input specs, ``training`` values and extra
 keyword arguments), the signatures, the variables, an op histogram, the unsafe
 ops and the input-range analysis. ``--format json`` prints the same as one JSON
 document. Exit code 0 whatever the model holds; 2 for a usage error; 3 if
-hubcheck itself fails.
+hubcheck itself fails (:class:`hubcheck.exitcodes.Crash`; the command group decides the code).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +143,10 @@ def inspect_command(model: Path, format_: str) -> None:
         with native_logs_silenced():
             info = describe_model(model)
     except Exception as exc:  # noqa: BLE001 - a crash here is hubcheck's bug, not the model's verdict
-        from hubcheck.exitcodes import ExitCode
+        from hubcheck.exitcodes import Crash
         from hubcheck.results import one_line
 
-        click.echo(f"hubcheck inspect: internal error: {one_line(exc)}", err=True)
-        sys.exit(int(ExitCode.INTERNAL))
+        raise Crash(f"hubcheck inspect: internal error: {one_line(exc)}") from exc
     if format_ == "json":
         click.echo(json.dumps(json_clean(info), indent=2))
     else:

@@ -222,8 +222,17 @@ from typing import Any  # noqa: E402
 from hubcheck.loader import ModelFormat, classify_files  # noqa: E402
 from hubcheck.options import RunOptions  # noqa: E402
 from hubcheck.registry import Check, available_checks  # noqa: E402
-from hubcheck.results import CheckResult, JSONValue, Report, Status  # noqa: E402
-from hubcheck.runner import ProgressCallback, environment, hubcheck_version  # noqa: E402
+from hubcheck.results import (  # noqa: E402
+    CheckResult,
+    Finding,
+    JSONValue,
+    ProgressCallback,
+    Report,
+    Status,
+    one_line,
+    partial_report,
+    with_source,
+)
 
 DEFAULT_TIMEOUT_S = 900.0
 """Whole-run bound: generous for a large model on a 2-core CI runner, short enough to catch a hang."""
@@ -399,16 +408,63 @@ def _remove_directory(path: str) -> None:
 # -- the child ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check class as the child receives it: where to import it from (``module:qualname``), and what
+    the parent knows of it, to stand in for a class the child cannot import."""
+
+    ref: str
+    id: str
+    title: str
+    requires: tuple[str, ...]
+    order: int
+
+    @classmethod
+    def of(cls, check: type[Check]) -> CheckSpec:
+        return cls(f"{check.__module__}:{check.__qualname__}", check.id, check.title, tuple(check.requires),
+                   check.order)
+
+    def load(self) -> type[Check]:
+        """The class named by :attr:`ref`, or, when it cannot be imported here (it was defined inside a
+        function, in a script, or in a module this process cannot see), a stand-in whose result is an
+        ``error`` that says so: a problem of the check, not of the model."""
+        import importlib
+
+        module_name, _, qualname = self.ref.partition(":")
+        try:
+            found: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                found = getattr(found, part)
+        except Exception as exc:  # noqa: BLE001 - any failure to import is the same finding
+            return self._stand_in(f"the check class {self.ref} cannot be imported in the checking process "
+                                  f"({one_line(exc)}); define it at the top level of an importable module")
+        if not (isinstance(found, type) and issubclass(found, Check)) or getattr(found, "id", None) != self.id:
+            return self._stand_in(f"{self.ref} in the checking process is not the check {self.id!r} it names "
+                                  "in hubcheck's process")
+        return found
+
+    def _stand_in(self, problem: str) -> type[Check]:
+        def run(check: Check, ctx: object) -> Finding:
+            return Finding(Status.ERROR, problem, {"check_class": self.ref})
+
+        attributes = {"id": self.id, "title": self.title, "requires": self.requires, "order": self.order,
+                      "run": run, "__doc__": problem}
+        return type(f"Unimportable_{self.id.replace('-', '_')}", (Check,), attributes)
+
+
 def child_main(channel_fd: int, sandbox: Mapping[str, str]) -> None:
-    """The child after its first steps: options arrive pickled on stdin, results leave on ``channel_fd``."""
+    """The child after its first steps: options arrive pickled on stdin, results leave on ``channel_fd``.
+
+    The checks are the registered ones, or (when the caller named its own) the classes it named, imported
+    here by module and name from the parent's import path."""
     import pickle
 
-    path, options, check_ids, source_problem = pickle.loads(sys.stdin.buffer.read())
-    from hubcheck.registry import get_check
+    path, options, specs, source_problem, parent_path = pickle.loads(sys.stdin.buffer.read())
     from hubcheck.runner import run_checks
     from hubcheck.tfimport import native_logs_silenced
 
-    checks = [get_check(check_id) for check_id in check_ids]
+    sys.path.extend(entry for entry in parent_path if entry not in sys.path)
+    checks = None if specs is None else [spec.load() for spec in specs]
     with os.fdopen(channel_fd, "w", encoding="utf-8", buffering=1) as channel:
 
         def send(kind: str, payload: JSONValue) -> None:
@@ -467,7 +523,8 @@ def stop_all_children() -> int:
 
 
 class Stopped(KeyboardInterrupt):
-    """hubcheck was asked to stop by signal ``signum``; every checking child has been killed."""
+    """hubcheck was asked to stop by signal ``signum``; every checking child has been killed. The command
+    then exits 128 + ``signum`` (:func:`hubcheck.exitcodes.exit_code`)."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
@@ -476,11 +533,6 @@ class Stopped(KeyboardInterrupt):
         except ValueError:
             self.name = f"signal {signum}"
         super().__init__(f"stopped by {self.name}")
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal number, as a shell reports a process killed by it (130 for SIGINT, 143 for SIGTERM)."""
-        return 128 + self.signum
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -567,14 +619,19 @@ def run_isolated(
     source_problem: str | None = None,
 ) -> Report:
     """Like :func:`hubcheck.runner.run_checks`, in a sandboxed child process under ``limits``
-    (default: :class:`Limits`, i.e. the default timeout and memory cap)."""
+    (default: :class:`Limits`, i.e. the default timeout and memory cap).
+
+    Explicit ``checks`` reach the child by module and name (:class:`CheckSpec`), imported there with
+    this process's import path; one the child cannot import is an ``error`` result of its own."""
     import pickle
 
     limits = Limits() if limits is None else limits
     started = time.perf_counter()
     known = available_checks() if checks is None else tuple(checks)
-    options.validate_ids(c.id for c in known)
+    # Ids name registered checks even when the caller runs a subset, as in run_checks.
+    options.validate_ids({c.id for c in known} | {c.id for c in available_checks()})
     catalog = [c for c in known if options.wants(c.id)]
+    specs = None if checks is None else [CheckSpec.of(c) for c in catalog]
     debug_logs = bool(os.environ.get("HUBCHECK_TF_LOGS"))
     workdir = _private_directory()
     sandbox: dict[str, str] = {
@@ -605,8 +662,8 @@ def run_isolated(
         write_fd = -1
         assert process.stdin is not None
         try:
-            process.stdin.write(pickle.dumps((os.path.abspath(path), options, [c.id for c in catalog],
-                                              source_problem)))
+            process.stdin.write(pickle.dumps((os.path.abspath(path), options, specs, source_problem,
+                                              [] if specs is None else [p for p in sys.path if p])))
             process.stdin.close()
         except BrokenPipeError:  # it died at once (its parent check failed, or it was killed)
             pass
@@ -643,16 +700,18 @@ def run_isolated(
         if write_fd >= 0:
             os.close(write_fd)
         _remove_directory(workdir)
-    report = _partial_report(path, options, catalog, finished, running, stop_reason, started)
+    # The parent never imports TensorFlow, so it tells the format from the file names only.
+    source = classify_files(path)
+    model_format = source.format.value if source is not None else ModelFormat.TF2_SAVED_MODEL.value
+    report = partial_report(str(path), model_format, catalog, finished, running, stop_reason,
+                            duration_s=time.perf_counter() - started, strict=options.strict)
     return _with_sandbox(report, path, sandbox)
 
 
 def _with_sandbox(report: Report, path: Path, sandbox: Mapping[str, str]) -> Report:
     """The child's report as the caller named the model, with what confined the child."""
-    model = dict(report.model)
-    if model.get("path") == os.path.abspath(path):
-        model["path"] = str(path)
-    return replace(report, environment={**report.environment, "sandbox": dict(sandbox)}, model=model)
+    named = with_source(report, str(path), {})
+    return replace(named, environment={**named.environment, "sandbox": dict(sandbox)})
 
 
 def _limit_reached(process: subprocess.Popen[bytes], limits: Limits, started: float) -> str | None:
@@ -680,38 +739,6 @@ def _exit_reason(process: subprocess.Popen[bytes]) -> str:
             name = f"signal {-code}"
         return f"the checking process was killed by {name} (a crash inside TensorFlow or the model)"
     return f"the checking process exited unexpectedly with code {code}"
-
-
-def _partial_report(
-    path: Path,
-    options: RunOptions,
-    catalog: Sequence[type[Check]],
-    finished: dict[str, CheckResult],
-    running: str | None,
-    reason: str | None,
-    started: float,
-) -> Report:
-    reason = reason or "the checking process stopped"
-    results: list[CheckResult] = []
-    for check in catalog:
-        if check.id in finished:
-            results.append(finished[check.id])
-        elif check.id == running:
-            results.append(CheckResult(check.id, check.title, Status.ERROR, f"{reason} while running {check.id}",
-                                       {"stopped": reason}))
-        else:
-            results.append(CheckResult(check.id, check.title, Status.SKIP,
-                                       f"not run: the run stopped at {running or 'start-up'} ({reason})",
-                                       {"blocked_by": running or "load", "stopped": reason}))
-    if running is None and not any(r.status is Status.ERROR for r in results):
-        # Died between checks: still make the report say so.
-        results.append(CheckResult("run", "The run completed", Status.ERROR, reason, {"stopped": reason}))
-    # The parent never imports TensorFlow, so it tells the format from the file names only.
-    source = classify_files(path)
-    model_format = source.format.value if source is not None else ModelFormat.TF2_SAVED_MODEL.value
-    model: dict[str, JSONValue] = {"path": str(path), "format": model_format}
-    return Report(hubcheck_version(), environment(), model, tuple(results),
-                  time.perf_counter() - started, options.strict)
 
 
 if __name__ == "__main__":

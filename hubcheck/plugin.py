@@ -14,6 +14,10 @@ Collection never imports TensorFlow.
 
 For hand-written tests, the ``hubcheck_report`` fixture returns a function
 ``hubcheck_report(path, **options) -> Report`` sharing the same cache.
+
+Models are checked in the pytest process (:class:`hubcheck.runners.InProcessRunner`) unless a plugin
+or ``conftest.py`` implements the hook ``pytest_hubcheck_runner(config)`` and returns another
+:class:`hubcheck.runners.Runner` (an :class:`~hubcheck.runners.IsolatedRunner`, or a test's fake).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from hubcheck.results import CheckResult, Report, Status
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
+
+    from hubcheck.runners import Runner
 
 MARKER = "hubcheck"
 
@@ -74,11 +80,23 @@ class _Crash:
         self.message = f"hubcheck itself crashed while checking {model}; please report it:\n{traceback.format_exc()}"
 
 
+class HubcheckHookSpecs:
+    """The hook the plugin adds to pytest."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_hubcheck_runner(self, config: pytest.Config) -> Runner | None:
+        """The :class:`hubcheck.runners.Runner` that checks the session's models; ``None`` for the
+        default, in the pytest process."""
+
+
 class HubcheckSession:
     """The plugin's state for one pytest session: the models, and one report per (model, options)."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, runner: Runner | None = None) -> None:
+        from hubcheck.runners import InProcessRunner
+
         self.pytest_config = config
+        self.runner: Runner = InProcessRunner() if runner is None else runner
         self.models: list[ModelSpec] = []
         self.item_options: dict[Path, RunOptions] = {}  # per model: narrowed to the items left after deselection
         self._reports: dict[tuple[Path, RunOptions], Report | _Crash] = {}
@@ -154,7 +172,7 @@ class HubcheckSession:
 
             try:
                 with native_logs_silenced():
-                    self._reports[key] = hubcheck.check(model, **as_check_kwargs(options))
+                    self._reports[key] = hubcheck.check(model, runner=self.runner, **as_check_kwargs(options))
             except Exception:
                 self._reports[key] = _Crash(model)
         return self._reports[key]
@@ -273,9 +291,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="SavedModel directories to check, like --hubcheck (relative to the ini file).")
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(HubcheckHookSpecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}: a hubcheck conformance check of a model (hubcheck plugin)")
-    state = HubcheckSession(config)
+    state = HubcheckSession(config, config.hook.pytest_hubcheck_runner(config=config))
     config.stash[_STATE] = state
     start = config.invocation_params.dir
     paths = [start / path for path in config.getoption("hubcheck_paths")]

@@ -1,16 +1,27 @@
-"""Immutable results: what checks return and what reporters read.
+"""Immutable results: what checks return and what reporters read, and every report made without a run.
 
 Nothing here imports TensorFlow, so reporters, the exit-code decision and the
 JSON round trip work (and are tested) without it.
+
+A :class:`Report` comes from a run (:func:`hubcheck.runner.run_checks`, in this process or in the
+isolated child) or is made here when there was no complete run: :func:`unavailable_report` (the
+model could not be fetched) and :func:`partial_report` (the checking process stopped). Either way,
+:func:`with_source` completes its ``model`` section with where the model came from.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hubcheck.options import RunOptions
+    from hubcheck.registry import Check
 
 JSONValue = Any  # str | int | float | bool | None | list[JSONValue] | dict[str, JSONValue]
 
@@ -176,8 +187,9 @@ class Report:
         return any(result.status in bad for result in self.checks)
 
     @property
-    def status(self) -> str:
-        return "fail" if self.failed else "pass"
+    def status(self) -> Status:
+        """The verdict: :attr:`Status.FAIL` when :attr:`failed`, else :attr:`Status.PASS`."""
+        return Status.FAIL if self.failed else Status.PASS
 
     def result(self, check_id: str) -> CheckResult:
         for result in self.checks:
@@ -191,7 +203,7 @@ class Report:
             "hubcheck_version": self.hubcheck_version,
             "environment": dict(self.environment),
             "model": json_clean(dict(self.model)),
-            "status": self.status,
+            "status": self.status.value,
             "strict": self.strict,
             "summary": self.summary,
             "checks": [result.to_json() for result in self.checks],
@@ -208,3 +220,89 @@ class Report:
             duration_s=float(data.get("duration_s", 0.0)),
             strict=bool(data.get("strict", False)),
         )
+
+
+ProgressCallback = Callable[[str, CheckResult | None], None]
+"""Called with (check id, None) when a check starts and (check id, result) when it ends."""
+
+
+def hubcheck_version() -> str:
+    try:
+        return version("hubcheck")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def environment() -> dict[str, JSONValue]:
+    """The versions a report was made with (the report's ``environment`` section)."""
+    versions: dict[str, JSONValue] = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in ("tensorflow", "tensorflow-hub", "tf-keras", "numpy"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+# -- reports made without a complete run ---------------------------------------------------------------
+
+NOT_A_SAVED_MODEL = "not-a-saved-model"  # hubcheck.loader.ModelFormat.NOT_A_SAVED_MODEL, without importing it
+
+
+def unavailable_report(source: str, options: RunOptions, reason: str) -> Report:
+    """The report of a model that could not be had (a download failed): ``load`` fails with the
+    reason, every other selected check is skipped behind it, and ``model.fetch_error`` says why."""
+    from hubcheck.registry import available_checks
+
+    results = []
+    for check in available_checks():
+        if not options.wants(check.id):
+            continue
+        if check.id == "load":
+            results.append(CheckResult(check.id, check.title, Status.FAIL, f"could not fetch the model: {reason}",
+                                       {"fetch_error": reason}))
+        else:
+            results.append(CheckResult(check.id, check.title, Status.SKIP, "blocked by load (fail)",
+                                       {"blocked_by": "load"}))
+    model: dict[str, JSONValue] = {"path": source, "format": NOT_A_SAVED_MODEL, "source": source,
+                                   "fetch_error": reason}
+    return Report(hubcheck_version(), environment(), model, tuple(results), 0.0, options.strict)
+
+
+def partial_report(
+    path: str,
+    model_format: str,
+    checks: Sequence[type[Check]],
+    finished: Mapping[str, CheckResult],
+    running: str | None,
+    reason: str | None,
+    *,
+    duration_s: float,
+    strict: bool,
+) -> Report:
+    """The report of a run that stopped before its end (a timeout, the memory cap, a crash of the
+    checking process): the ``finished`` results stand, the ``running`` check is an ``error`` that
+    says why, the rest of ``checks`` are skipped behind it. A run that stopped between two checks
+    gets an extra ``run`` error, so that the report still fails."""
+    reason = reason or "the checking process stopped"
+    results: list[CheckResult] = []
+    for check in checks:
+        if check.id in finished:
+            results.append(finished[check.id])
+        elif check.id == running:
+            results.append(CheckResult(check.id, check.title, Status.ERROR, f"{reason} while running {check.id}",
+                                       {"stopped": reason}))
+        else:
+            results.append(CheckResult(check.id, check.title, Status.SKIP,
+                                       f"not run: the run stopped at {running or 'start-up'} ({reason})",
+                                       {"blocked_by": running or "load", "stopped": reason}))
+    if running is None and not any(r.status is Status.ERROR for r in results):
+        results.append(CheckResult("run", "The run completed", Status.ERROR, reason, {"stopped": reason}))
+    model: dict[str, JSONValue] = {"path": path, "format": model_format}
+    return Report(hubcheck_version(), environment(), model, tuple(results), duration_s, strict)
+
+
+def with_source(report: Report, path: str, source: Mapping[str, JSONValue]) -> Report:
+    """``report`` with its model named ``path`` (what the user wrote: a folder, an archive, a URL)
+    and the ``source`` facts of where it was checked (:meth:`hubcheck.sources.ResolvedModel.to_json`)."""
+    return replace(report, model={**report.model, **source, "path": path})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -9,13 +10,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fakes import FakeRunner, exited
 
 import hubcheck
-import hubcheck.runner
 from hubcheck.cli import main
 from hubcheck.options import RunOptions, Task, Tolerances
 from hubcheck.registry import check_ids
 from hubcheck.results import CheckResult, Report, Status
+from hubcheck.runners import InProcessRunner, IsolatedRunner, runner_for
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -34,23 +36,31 @@ def test_a_folder_without_a_model_gives_a_failing_report(tmp_path: Path,
     assert Report.from_json(document).to_json() == document
 
 
-def test_options_reach_the_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[RunOptions] = []
-    real = hubcheck.runner.run_checks
-
-    def spy(path: Path, options: RunOptions, **kwargs: Any) -> Report:
-        seen.append(options)
-        return real(path, options, **kwargs)
-
-    monkeypatch.setattr(hubcheck.runner, "run_checks", spy)
+def test_options_reach_the_runner(tmp_path: Path) -> None:
+    fake = FakeRunner()
     report = hubcheck.check(str(tmp_path), task="image-classification", input_sizes=["32x48", (64, 64)],
                             select="load, output-dtype", ignore=["output-dtype"], tolerances={"rtol": 0.5},
-                            strict=True, allow_unsafe_ops=True)
-    assert seen == [RunOptions(task=Task.CLASSIFICATION, input_sizes=((32, 48), (64, 64)),
-                               select=frozenset({"load", "output-dtype"}), ignore=frozenset({"output-dtype"}),
-                               strict=True, tolerances=Tolerances(rtol=0.5), allow_unsafe_ops=True)]
+                            strict=True, allow_unsafe_ops=True, runner=fake)
+    assert fake.calls == [(tmp_path.resolve(), RunOptions(
+        task=Task.CLASSIFICATION, input_sizes=((32, 48), (64, 64)), select=frozenset({"load", "output-dtype"}),
+        ignore=frozenset({"output-dtype"}), strict=True, tolerances=Tolerances(rtol=0.5), allow_unsafe_ops=True))]
     assert [result.id for result in report.checks] == ["load"]
     assert report.strict
+    # the model section names the model as the caller did and says where it was checked
+    assert report.model["path"] == str(tmp_path) and report.model["resolved_path"] == str(tmp_path.resolve())
+    assert report.model["source_kind"] == "directory"
+
+
+def test_the_runner_follows_isolate() -> None:
+    assert isinstance(runner_for(), InProcessRunner) and not runner_for().parallel
+    isolated = runner_for(isolate=True, timeout_s=30, max_memory_bytes=1 << 30)
+    assert isinstance(isolated, IsolatedRunner) and isolated.parallel
+    assert (isolated.limits.timeout_s, isolated.limits.max_memory_bytes) == (30, 1 << 30)
+
+
+def test_a_runner_excludes_the_isolation_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="runner= decides how the model runs"):
+        hubcheck.check(tmp_path, isolate=True, runner=FakeRunner())
 
 
 def test_progress_is_reported_per_check(tmp_path: Path) -> None:
@@ -73,38 +83,44 @@ def test_progress_is_reported_per_check(tmp_path: Path) -> None:
         ({"tolerances": {"rtol": -1.0}}, ValueError, "non-negative"),
     ],
 )
-def test_bad_arguments_raise_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  kwargs: dict[str, Any], error: type[Exception],
+def test_bad_arguments_raise_before_anything_runs(tmp_path: Path, kwargs: dict[str, Any], error: type[Exception],
                                                   message: str) -> None:
-    calls: list[object] = []
-    monkeypatch.setattr(hubcheck.runner, "run_checks", lambda *args, **kw: calls.append(args))
+    fake = FakeRunner()
     with pytest.raises(error, match=re.escape(message)):
-        hubcheck.check(tmp_path, **kwargs)
-    assert calls == []
+        hubcheck.check(tmp_path, runner=fake, **kwargs)
+    assert fake.calls == []
 
 
 def test_a_missing_path_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such model path"):
         hubcheck.check(tmp_path / "missing")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no such model path"):
+        hubcheck.check(tmp_path / "dangling")
 
 
-def test_the_cli_is_a_thin_layer_over_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Any, dict[str, Any]]] = []
-    real = hubcheck.check
+def test_a_source_that_is_not_a_path_is_not_file_not_found(tmp_path: Path) -> None:
+    from hubcheck.sources import SourceError
 
-    def spy(path: Any, **kwargs: Any) -> Report:
-        calls.append((path, kwargs))
-        return real(path, **kwargs)
+    with pytest.raises(SourceError, match="ftp:// is not supported") as caught:
+        hubcheck.check("ftp://example.com/model.tar.gz")
+    assert not isinstance(caught.value, FileNotFoundError)
 
-    monkeypatch.setattr(hubcheck, "check", spy)
+
+def test_the_cli_resolves_once_and_gives_the_runner_the_folder(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRunner()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model").mkdir()
-    result = CliRunner().invoke(main, ["--select", "load", "--task", "image-classification", "model"])
-    assert result.exit_code == 1  # load fails on an empty folder
-    assert len(calls) == 1
-    path, kwargs = calls[0]
-    assert path.source == "model" and path.local_path == (tmp_path / "model").resolve()  # resolved once, by the CLI
-    assert kwargs["select"] == frozenset({"load"}) and kwargs["task"] is Task.CLASSIFICATION
+    result = CliRunner().invoke(main, ["--select", "load", "--task", "image-classification", "--format", "json",
+                                       "model"], obj=fake.factory)
+    assert exited(result, 0), result.output
+    [(path, options)] = fake.calls
+    assert path == (tmp_path / "model").resolve()  # resolved once, by the CLI
+    assert options.select == frozenset({"load"}) and options.task is Task.CLASSIFICATION
+    assert fake.limits == [None]  # the test suite runs the CLI --in-process (HUBCHECK_IN_PROCESS=1)
+    document = json.loads(result.stdout)
+    assert document["model"]["path"] == "model" and document["model"]["source_kind"] == "directory"
 
 
 @pytest.mark.slow

@@ -1,11 +1,13 @@
 """Catalog mode: --catalog files, --jobs, --shard and `hubcheck merge`.
 
-Everything runs over a fake runner (no TensorFlow) except one real --jobs 2 run of fixture models,
-each in its own isolated child process.
+Everything runs over the fake runner of tests/fakes.py (no TensorFlow), given to the command line
+as its runner factory, except one real --jobs 2 run of fixture models, each in its own isolated
+child process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import glob
 import io
 import json
@@ -26,101 +28,43 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-import hubcheck.isolation
-import hubcheck.runner
+from fakes import FakeRunner, exited, resolved
+
 import hubcheck.sources
-from hubcheck.catalog import (
-    CatalogError,
-    CatalogProgress,
-    ModelCrash,
-    Shard,
-    check_all,
-    load_reports,
-    parse_catalog,
-    shard_key,
-)
+from hubcheck.catalog import CatalogError, Shard, load_reports, parse_catalog, shard_key
 from hubcheck.cli import main
 from hubcheck.options import RunOptions
+from hubcheck.pool import Job, ModelCrash, check_all
 from hubcheck.registry import available_checks
 from hubcheck.results import CheckResult, Report, Status
+from hubcheck.ui import CatalogProgress
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "catalog.md"
-
-
-# -- a fake runner that stands in for both run_checks (in process) and run_isolated (a child each) ----
-
-
-class FakeRuns:
-    """Records each call and returns a hand-built report; can be slow, crash, or die like a killed child."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.calls: list[str] = []  # model folder names, in call order
-        self.finished: list[str] = []  # in finish order
-        self.statuses: dict[str, dict[str, Status]] = {}  # model name -> check id -> status
-        self.delays: dict[str, float] = {}
-        self.crash_on: str | None = None  # a bug in hubcheck: raises
-        self.killed: set[str] = set()  # the child died: the running check is an error, as run_isolated reports
-        self.active = 0
-        self.max_active = 0
-        self.rendezvous = 1  # wait (up to 5 s) until this many calls run at once, to prove parallelism
-        self.isolated_calls = 0
-
-    def __call__(self, path: Path, options: RunOptions, *args: Any, progress: Any = None, **kwargs: Any) -> Report:
-        name = Path(path).name
-        with self.lock:
-            self.calls.append(name)
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        try:
-            deadline = time.monotonic() + 5
-            while self.max_active < self.rendezvous and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if progress is not None:
-                progress("load", None)
-            time.sleep(self.delays.get(name, 0.0))
-            if name == self.crash_on:
-                raise RuntimeError("a bug in hubcheck")
-            wanted = [check for check in available_checks() if options.wants(check.id)]
-            statuses = self.statuses.get(name, {})
-            results = []
-            for check in wanted:
-                status = statuses.get(check.id, Status.PASS)
-                message = f"{status.value}: {check.id} of {name}"
-                if name in self.killed and check.id == wanted[1].id:
-                    status, message = Status.ERROR, f"the checking process was killed by SIGKILL while running {check.id}"
-                results.append(CheckResult(check.id, check.title, status, message))
-            environment = {"python": "3.11", "tensorflow": None, "tensorflow-hub": None}
-            return Report("0.0.0", environment, {"path": str(path), "format": "tf2-saved-model"}, tuple(results),
-                          duration_s=0.5, strict=options.strict)
-        finally:
-            with self.lock:
-                self.active -= 1
-                self.finished.append(name)
-
-    def isolated(self, path: Path, options: RunOptions, limits: Any = None, **kwargs: Any) -> Report:
-        with self.lock:
-            self.isolated_calls += 1
-        return self(path, options, **kwargs)
 
 
 MODELS = ("a", "b", "c", "d", "e", "f", "g")
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRuns:
-    runs = FakeRuns()
-    monkeypatch.setattr(hubcheck.runner, "run_checks", runs)
-    monkeypatch.setattr(hubcheck.isolation, "run_isolated", runs.isolated)
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeRunner]:
     monkeypatch.chdir(tmp_path)
     for name in MODELS:
         (tmp_path / "models" / name).mkdir(parents=True)
-    return runs
+    runner = FakeRunner()
+    token = _FAKE.set(runner)
+    yield runner
+    _FAKE.reset(token)
+
+
+_FAKE: contextvars.ContextVar[FakeRunner | None] = contextvars.ContextVar("fake", default=None)
 
 
 def run(*args: str, isolate: bool = False) -> Result:
-    """The CLI; ``isolate`` lifts the test suite's HUBCHECK_IN_PROCESS=1 so that models run "in children"."""
-    return CliRunner().invoke(main, list(args), env={"HUBCHECK_IN_PROCESS": ""} if isolate else None)
+    """The CLI with this test's fake runner; ``isolate`` lifts the test suite's HUBCHECK_IN_PROCESS=1 so that
+    models run "in children" (the fake's parallel view)."""
+    fake = _FAKE.get()
+    return CliRunner().invoke(main, list(args), env={"HUBCHECK_IN_PROCESS": ""} if isolate else None,
+                              obj=None if fake is None else fake.factory)
 
 
 def paths(document: dict[str, Any]) -> list[str]:
@@ -137,7 +81,7 @@ def write_catalog(path: Path, *lines: str) -> Path:
 # -- catalog files --------------------------------------------------------------------------------
 
 
-def test_catalog_file_comments_blank_lines_and_relative_paths(fake: FakeRuns, tmp_path: Path,
+def test_catalog_file_comments_blank_lines_and_relative_paths(fake: FakeRunner, tmp_path: Path,
                                                               validate_report: Callable[[object], None]) -> None:
     (tmp_path / "ci" / "models" / "x").mkdir(parents=True)
     write_catalog(tmp_path / "ci" / "catalog.txt",
@@ -149,7 +93,7 @@ def test_catalog_file_comments_blank_lines_and_relative_paths(fake: FakeRuns, tm
     validate_report(document)
     # command-line models first, then the catalog's, each in its order
     assert paths(document) == ["models/b", "ci/models/x", str(tmp_path / "models" / "a")]
-    assert fake.calls == ["b", "x", "a"]
+    assert fake.names == ["b", "x", "a"]
 
 
 def test_parse_catalog_keeps_urls_handles_and_absolute_paths(tmp_path: Path) -> None:
@@ -179,7 +123,7 @@ def test_a_hub_handle_that_is_a_folder_next_to_the_catalog_is_that_folder(tmp_pa
         ("binary", "catalog nope.txt is not UTF-8 text"),
     ],
 )
-def test_unusable_catalog_files_exit_2_before_anything_runs(fake: FakeRuns, tmp_path: Path, setup: str,
+def test_unusable_catalog_files_exit_2_before_anything_runs(fake: FakeRunner, tmp_path: Path, setup: str,
                                                             message: str) -> None:
     target = tmp_path / "nope.txt"
     if setup == "empty":
@@ -194,7 +138,7 @@ def test_unusable_catalog_files_exit_2_before_anything_runs(fake: FakeRuns, tmp_
     assert fake.calls == []
 
 
-def test_a_missing_model_in_a_catalog_is_a_usage_error_naming_it(fake: FakeRuns, tmp_path: Path) -> None:
+def test_a_missing_model_in_a_catalog_is_a_usage_error_naming_it(fake: FakeRunner, tmp_path: Path) -> None:
     write_catalog(tmp_path / "catalog.txt", "models/a", "models/typo")
     result = run("--catalog", "catalog.txt")
     assert result.exit_code == 2
@@ -205,7 +149,7 @@ def test_a_missing_model_in_a_catalog_is_a_usage_error_naming_it(fake: FakeRuns,
 # -- parallel runs --------------------------------------------------------------------------------
 
 
-def test_jobs_2_checks_two_models_at_once_each_isolated_and_reports_in_catalog_order(fake: FakeRuns) -> None:
+def test_jobs_2_checks_two_models_at_once_each_isolated_and_reports_in_catalog_order(fake: FakeRunner) -> None:
     fake.rendezvous = 2
     fake.delays = {"a": 0.4}  # the first model finishes last
     result = run("--jobs", "2", "--format", "json", *(f"models/{name}" for name in "abcd"), isolate=True)
@@ -216,15 +160,15 @@ def test_jobs_2_checks_two_models_at_once_each_isolated_and_reports_in_catalog_o
     assert paths(json.loads(result.stdout)) == [f"models/{name}" for name in "abcd"]
 
 
-def test_jobs_never_exceeds_n(fake: FakeRuns) -> None:
+def test_jobs_never_exceeds_n(fake: FakeRunner) -> None:
     fake.delays = dict.fromkeys(MODELS, 0.05)
     result = run("--jobs", "3", "--format", "json", *(f"models/{name}" for name in MODELS), isolate=True)
     assert result.exit_code == 0, result.output
     assert 1 <= fake.max_active <= 3
-    assert sorted(fake.calls) == sorted(MODELS)
+    assert sorted(fake.names) == sorted(MODELS)
 
 
-def test_one_failing_or_dying_model_does_not_stop_the_others(fake: FakeRuns) -> None:
+def test_one_failing_or_dying_model_does_not_stop_the_others(fake: FakeRunner) -> None:
     fake.statuses["b"] = {"output-dtype": Status.FAIL}
     fake.killed = {"c"}
     result = run("--jobs", "2", "--format", "json", "models/a", "models/b", "models/c", "models/d", isolate=True)
@@ -232,7 +176,7 @@ def test_one_failing_or_dying_model_does_not_stop_the_others(fake: FakeRuns) -> 
     reports = json.loads(result.stdout)["reports"]
     assert [report["status"] for report in reports] == ["pass", "fail", "fail", "pass"]
     assert any("killed by SIGKILL" in check["message"] for check in reports[2]["checks"])
-    assert sorted(fake.calls) == ["a", "b", "c", "d"]
+    assert sorted(fake.names) == ["a", "b", "c", "d"]
 
 
 @pytest.mark.parametrize(
@@ -245,23 +189,23 @@ def test_one_failing_or_dying_model_does_not_stop_the_others(fake: FakeRuns) -> 
         ({"a": {"load": Status.FAIL}, "c": {"output-shape": Status.FAIL}}, [], 1),
     ],
 )
-def test_exit_code_is_the_worst_models(fake: FakeRuns, statuses: dict[str, dict[str, Status]], extra: list[str],
+def test_exit_code_is_the_worst_models(fake: FakeRunner, statuses: dict[str, dict[str, Status]], extra: list[str],
                                        code: int) -> None:
     fake.statuses = statuses
     result = run("--jobs", "2", *extra, "models/a", "models/b", "models/c", isolate=True)
     assert result.exit_code == code, result.output
 
 
-def test_a_crash_of_hubcheck_in_a_parallel_run_exits_3(fake: FakeRuns) -> None:
+def test_a_crash_of_hubcheck_in_a_parallel_run_exits_3(fake: FakeRunner) -> None:
     fake.crash_on = "b"
     result = run("--jobs", "2", "--format", "json", "models/a", "models/b", "models/c", isolate=True)
-    assert result.exit_code == 3
+    assert exited(result, 3)
     assert "internal error while checking models/b" in result.stderr
     assert "RuntimeError: a bug in hubcheck" in result.stderr
     assert result.stdout == ""
 
 
-def test_in_process_checks_one_at_a_time_and_says_jobs_is_ignored(fake: FakeRuns) -> None:
+def test_in_process_checks_one_at_a_time_and_says_jobs_is_ignored(fake: FakeRunner) -> None:
     fake.delays = dict.fromkeys("abc", 0.05)
     result = run("--in-process", "--jobs", "3", "models/a", "models/b", "models/c")
     assert result.exit_code == 0
@@ -269,56 +213,51 @@ def test_in_process_checks_one_at_a_time_and_says_jobs_is_ignored(fake: FakeRuns
     assert fake.max_active == 1 and fake.isolated_calls == 0
 
 
-def test_jobs_must_be_positive(fake: FakeRuns) -> None:
+def test_jobs_must_be_positive(fake: FakeRunner) -> None:
     result = run("--jobs", "0", "models/a")
     assert result.exit_code == 2 and "--jobs" in result.output
     assert fake.calls == []
 
 
+def _jobs(*names: str) -> list[Job]:
+    return [Job(resolved(name), RunOptions()) for name in names]
+
+
 def test_check_all_stops_running_children_and_drops_the_rest_on_a_crash() -> None:
-    release = threading.Event()
-    ran: list[str] = []
-
-    def check_one(item: str, progress: Any) -> Report:
-        ran.append(item)
-        if item == "b":
-            raise ValueError("boom")
-        release.wait(10)
-        return Report("0", {}, {"path": item}, ())
-
-    stops: list[float] = []
-
-    def stop_children() -> None:
-        stops.append(time.monotonic())
-        release.set()
-
+    fake = FakeRunner(parallel=True)
+    fake.crash_on = "b"
+    fake.block = {"a", "c", "d"}  # until the runner is stopped
     with pytest.raises(ModelCrash) as crash:
-        check_all(list("abcd"), check_one, labels=list("abcd"), jobs=2, stop_children=stop_children)
-    assert crash.value.label == "b" and "ValueError: boom" in crash.value.details
-    assert stops  # "a" (and maybe "c") were running: their children were stopped
-    assert "d" not in ran  # never started: both workers were busy until the run was abandoned
+        check_all(_jobs(*"abcd"), fake, workers=2)
+    assert crash.value.label == "b" and "RuntimeError: a bug in hubcheck" in crash.value.details
+    assert fake.stops  # "a" (and maybe "c") were running: the runner was told to stop them
+    assert "d" not in fake.names  # never started: both workers were busy until the run was abandoned
 
 
 def test_check_all_on_ctrl_c_stops_children_and_reraises() -> None:
-    release = threading.Event()
-
-    def check_one(item: str, progress: Any) -> Report:
-        release.wait(10)
-        return Report("0", {}, {"path": item}, ())
-
+    fake = FakeRunner(parallel=True)
+    fake.block = set("abcd")
     main_thread = threading.main_thread().ident
     assert main_thread is not None and threading.current_thread() is threading.main_thread()
     timer = threading.Timer(0.3, signal.pthread_kill, (main_thread, signal.SIGINT))
     timer.start()
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        check_all(list("abcd"), check_one, labels=list("abcd"), jobs=2, stop_children=release.set)
+        check_all(_jobs(*"abcd"), fake, workers=2)
     timer.join()
     assert time.monotonic() - started < 5  # the workers were released, not waited for (10 s)
+    assert fake.stops
     deadline = time.monotonic() + 2
     while [t for t in threading.enumerate() if t.name.startswith("hubcheck-catalog")] and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not [t for t in threading.enumerate() if t.name.startswith("hubcheck-catalog")]
+
+
+def test_a_runner_that_is_not_parallel_checks_one_model_at_a_time() -> None:
+    fake = FakeRunner(parallel=False)
+    fake.delays = dict.fromkeys("abc", 0.05)
+    reports = check_all(_jobs(*"abc"), fake, workers=3)
+    assert fake.max_active == 1 and [report.model["path"] for report in reports] == ["a", "b", "c"]
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -347,7 +286,7 @@ def test_progress_counts_done_failing_and_running() -> None:
     assert "3/3" in buffer.getvalue()
 
 
-def test_a_parallel_run_reports_every_model_to_the_progress_display(fake: FakeRuns) -> None:
+def test_a_parallel_run_reports_every_model_to_the_progress_display() -> None:
     events: list[tuple[str, int]] = []
     lock = threading.Lock()
 
@@ -364,8 +303,8 @@ def test_a_parallel_run_reports_every_model_to_the_progress_display(fake: FakeRu
             with lock:
                 events.append(("finished", index))
 
-    reports = check_all(list("abc"), lambda item, progress: fake(Path(item), RunOptions(), progress=progress),
-                        labels=list("abc"), jobs=2, observer=Recorder())
+    runner = FakeRunner(parallel=True)
+    reports = check_all(_jobs(*"abc"), runner, workers=2, observer=Recorder())
     assert [report.model["path"] for report in reports] == ["a", "b", "c"]
     for index in range(3):
         mine = [kind for kind, i in events if i == index]
@@ -416,14 +355,14 @@ def test_spellings_of_one_path_share_a_shard() -> None:
 
 
 @pytest.mark.parametrize("value", ["0/4", "5/4", "4", "a/b", "1/0", "1/4/2", "", "-1/4"])
-def test_bad_shard_values_exit_2(fake: FakeRuns, value: str) -> None:
+def test_bad_shard_values_exit_2(fake: FakeRunner, value: str) -> None:
     result = run("--shard", value, "models/a")
     assert result.exit_code == 2
     assert "--shard must be I/N with 1 <= I <= N" in result.output
     assert fake.calls == []
 
 
-def test_shard_runs_cover_the_catalog_and_merge_into_the_full_run(fake: FakeRuns, tmp_path: Path,
+def test_shard_runs_cover_the_catalog_and_merge_into_the_full_run(fake: FakeRunner, tmp_path: Path,
                                                                    validate_report: Callable[[object], None]) -> None:
     write_catalog(tmp_path / "catalog.txt", *(f"models/{name}" for name in MODELS))
     fake.statuses["e"] = {"output-finite": Status.FAIL}
@@ -449,7 +388,7 @@ def test_shard_runs_cover_the_catalog_and_merge_into_the_full_run(fake: FakeRuns
     assert by_path == {report["model"]["path"]: report for report in full_reports}
 
 
-def test_a_shard_resolves_only_its_own_models(fake: FakeRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shard_resolves_only_its_own_models(fake: FakeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     resolved: list[str] = []
     real = hubcheck.sources.resolve_model
 
@@ -465,7 +404,7 @@ def test_a_shard_resolves_only_its_own_models(fake: FakeRuns, tmp_path: Path, mo
     assert resolved == mine and len(fake.calls) == len(mine)
 
 
-def test_an_empty_shard_writes_an_empty_report_and_exits_0(fake: FakeRuns, tmp_path: Path,
+def test_an_empty_shard_writes_an_empty_report_and_exits_0(fake: FakeRunner, tmp_path: Path,
                                                             validate_report: Callable[[object], None]) -> None:
     empty = next(index for index in (1, 2, 3, 4) if not Shard(index, 4).positions(["models/a"]))
     result = run("--shard", f"{empty}/4", "--format", "json", "--report", "markdown=summary.md", "models/a")
@@ -480,7 +419,7 @@ def test_an_empty_shard_writes_an_empty_report_and_exits_0(fake: FakeRuns, tmp_p
 # -- merge ----------------------------------------------------------------------------------------
 
 
-def test_merge_of_one_report_round_trips_byte_for_byte(fake: FakeRuns, tmp_path: Path) -> None:
+def test_merge_of_one_report_round_trips_byte_for_byte(fake: FakeRunner, tmp_path: Path) -> None:
     fake.statuses["b"] = {"output-dtype": Status.FAIL, "training-argument": Status.WARN}
     assert run("models/a", "models/b", "models/c", "--format", "json", "--output", "three.json").exit_code == 1
     assert run("models/a", "--format", "json", "--output", "one.json").exit_code == 0
@@ -492,7 +431,7 @@ def test_merge_of_one_report_round_trips_byte_for_byte(fake: FakeRuns, tmp_path:
     assert [report.status for report in reports] == ["pass", "fail", "pass"]
 
 
-def test_merge_renders_a_catalog_summary_in_markdown_and_junit(fake: FakeRuns, tmp_path: Path) -> None:
+def test_merge_renders_a_catalog_summary_in_markdown_and_junit(fake: FakeRunner, tmp_path: Path) -> None:
     fake.statuses["b"] = {"output-dtype": Status.FAIL, "keras-layer": Status.ERROR}
     for name in "abc":
         run(f"models/{name}", "--format", "json", "--output", f"{name}.json")
@@ -510,7 +449,7 @@ def test_merge_renders_a_catalog_summary_in_markdown_and_junit(fake: FakeRuns, t
     assert (root.get("failures"), root.get("errors")) == ("1", "1")
 
 
-def test_merge_exit_code_is_the_worst_models(fake: FakeRuns, tmp_path: Path) -> None:
+def test_merge_exit_code_is_the_worst_models(fake: FakeRunner, tmp_path: Path) -> None:
     fake.statuses["b"] = {"output-shape": Status.FAIL}
     run("models/a", "--format", "json", "--output", "pass.json")
     run("models/b", "--format", "json", "--output", "fail.json")
@@ -520,7 +459,7 @@ def test_merge_exit_code_is_the_worst_models(fake: FakeRuns, tmp_path: Path) -> 
     assert paths(json.loads((tmp_path / "all.json").read_text())) == ["models/b", "models/a"]
 
 
-def test_merge_warns_about_a_model_in_two_reports(fake: FakeRuns) -> None:
+def test_merge_warns_about_a_model_in_two_reports(fake: FakeRunner) -> None:
     run("models/a", "--format", "json", "--output", "1.json")
     run("models/a", "--format", "json", "--output", "2.json")
     result = run("merge", "1.json", "2.json", "--format", "json")
@@ -541,7 +480,7 @@ def test_merge_warns_about_a_model_in_two_reports(fake: FakeRuns) -> None:
         ('{"schema_version": "2.0", "checks": []}', "bad.json: report schema 2.0 is not one this hubcheck reads"),
     ],
 )
-def test_merge_rejects_what_is_not_a_report_naming_the_file(fake: FakeRuns, tmp_path: Path, content: str,
+def test_merge_rejects_what_is_not_a_report_naming_the_file(fake: FakeRunner, tmp_path: Path, content: str,
                                                             message: str) -> None:
     run("models/a", "--format", "json", "--output", "good.json")
     (tmp_path / "bad.json").write_text(content)
@@ -552,7 +491,7 @@ def test_merge_rejects_what_is_not_a_report_naming_the_file(fake: FakeRuns, tmp_
     assert not (tmp_path / "merged.json").exists()
 
 
-def test_merge_needs_existing_report_files(fake: FakeRuns) -> None:
+def test_merge_needs_existing_report_files(fake: FakeRunner) -> None:
     assert run("merge").exit_code == 2
     result = run("merge", "missing.json")
     assert result.exit_code == 2 and "missing.json" in result.output
@@ -561,6 +500,7 @@ def test_merge_needs_existing_report_files(fake: FakeRuns) -> None:
 # -- one real run: fixture models, --jobs 2, each in its own child process -------------------------
 
 
+@pytest.mark.slow
 def test_real_catalog_with_two_jobs(model_path: Callable[[str], Path], tmp_path: Path,
                                     validate_report: Callable[[object], None]) -> None:
     names = ["feature_vector", "dict_output", "classifier", "nan_on_black"]
@@ -604,7 +544,7 @@ def _doc_commands() -> list[list[str]]:
 
 
 @pytest.fixture
-def doc_world(fake: FakeRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def doc_world(fake: FakeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The doc's catalog, its models (URLs and handles resolve to local folders) and a reports folder."""
     catalog = next(block for block in _blocks("text") if block.startswith("# catalog.txt"))
     (tmp_path / "catalog.txt").write_text(catalog)
@@ -620,14 +560,14 @@ def doc_world(fake: FakeRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     yield tmp_path
 
 
-def test_every_command_line_in_the_catalog_doc_works(doc_world: Path, fake: FakeRuns) -> None:
+def test_every_command_line_in_the_catalog_doc_works(doc_world: Path, fake: FakeRunner) -> None:
     commands = _doc_commands()
     checks = [args for args in commands if args[0] != "merge"]
     merges = [args for args in commands if args[0] == "merge"]
     assert len(checks) >= 6 and len(merges) >= 4  # console, GitHub, Kubernetes and the shell loop
     for args in checks:
-        result = CliRunner().invoke(main, args)
-        assert result.exit_code == 0, (args, result.output)
+        result = CliRunner().invoke(main, args, obj=fake.factory)
+        assert exited(result, 0), (args, result.output)
         if "--output" in args:
             assert (doc_world / args[args.index("--output") + 1]).is_file(), args
     shard_report = (doc_world / "shard.json").read_text()  # what the GitHub shard job uploads
@@ -643,7 +583,7 @@ def test_every_command_line_in_the_catalog_doc_works(doc_world: Path, fake: Fake
             else:
                 expanded.append(arg)
         result = CliRunner().invoke(main, ["merge", *expanded])
-        assert result.exit_code == 0, (args, result.output)
+        assert exited(result, 0), (args, result.output)
         for option, value in zip(expanded, expanded[1:]):
             if option == "--output":
                 assert (doc_world / value).is_file()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fakes import FakeRunner, exited
 
 from hubcheck.cli import main
 from hubcheck.registry import check_ids
@@ -19,14 +20,14 @@ def runner() -> CliRunner:
 
 def test_list_checks_names_every_registered_check(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--list-checks"])
-    assert result.exit_code == 0
+    assert exited(result, 0)
     listed = [line.split()[0] for line in result.output.splitlines()]
     assert listed == check_ids()
 
 
 def test_explain_prints_when_it_fails_and_the_fix(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--explain", "output-shape"])
-    assert result.exit_code == 0
+    assert exited(result, 0)
     assert "Fails when" in result.output and "Fix:" in result.output
 
 
@@ -40,7 +41,7 @@ def test_explain_prints_when_it_fails_and_the_fix(runner: CliRunner) -> None:
 )
 def test_usage_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
     result = runner.invoke(main, args)
-    assert result.exit_code == 2
+    assert exited(result, 2)
     assert message in result.output
     assert "Traceback" not in result.output
 
@@ -70,6 +71,7 @@ def test_output_into_a_missing_folder_is_a_usage_error(runner: CliRunner, tmp_pa
 def test_empty_directory_fails_load_with_exit_1(runner: CliRunner, tmp_path: Path, validate_report) -> None:
     result = runner.invoke(main, ["--format", "json", str(tmp_path)])
     assert result.exit_code == 1
+    assert exited(result, 1), result.exception  # a report that fails, not a crash that click also calls 1
     document = json.loads(result.output)
     validate_report(document)
     by_id = {c["id"]: c for c in document["checks"]}
@@ -91,7 +93,7 @@ def test_conformant_model_exits_0_with_a_valid_json_report(runner: CliRunner, mo
 
 def test_table_output_has_a_row_per_check_and_a_verdict(runner: CliRunner, model_path) -> None:
     result = runner.invoke(main, [str(model_path("dict_output"))])
-    assert result.exit_code == 1
+    assert exited(result, 1), result.exception
     assert "output-single-tensor" in result.output
     assert "FAIL:" in result.output.splitlines()[-1]
 
@@ -115,7 +117,7 @@ def test_select_runs_only_the_named_checks(runner: CliRunner, model_path) -> Non
 def test_strict_turns_warnings_into_failure(runner: CliRunner, model_path) -> None:
     path = str(model_path("finetunable_no_training_arg"))
     assert runner.invoke(main, ["--select", "training-argument", path]).exit_code == 0
-    assert runner.invoke(main, ["--strict", "--select", "training-argument", path]).exit_code == 1
+    assert exited(runner.invoke(main, ["--strict", "--select", "training-argument", path]), 1)
 
 
 def test_input_size_option_is_used_when_traces_do_not_fix_it(runner: CliRunner, model_path) -> None:
@@ -127,6 +129,7 @@ def test_input_size_option_is_used_when_traces_do_not_fix_it(runner: CliRunner, 
     assert document["checks"][0]["details"]["widths"] == {"32x48": 16, "40x40": 16}
 
 
+@pytest.mark.slow
 def test_the_cli_isolates_the_model_and_bounds_its_time(runner: CliRunner, model_path, tmp_path: Path,
                                                         validate_report) -> None:
     target = tmp_path / "report.json"
@@ -145,20 +148,20 @@ def test_bad_memory_size_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> 
     assert result.exit_code == 2 and "--max-memory" in result.output
 
 
-def test_debug_reaches_the_runner(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hubcheck.runner
+def test_debug_reaches_the_runner(runner: CliRunner, tmp_path: Path) -> None:
+    fake = FakeRunner()
+    runner.invoke(main, ["--select", "load", "--debug", str(tmp_path)], obj=fake.factory)
+    runner.invoke(main, ["--select", "load", str(tmp_path)], obj=fake.factory)
+    assert [options.debug for _, options in fake.calls] == [True, False]
 
-    seen = []
-    real = hubcheck.runner.run_checks
 
-    def spy(path, options, **kwargs):
-        seen.append(options.debug)
-        return real(path, options, **kwargs)
-
-    monkeypatch.setattr(hubcheck.runner, "run_checks", spy)
-    runner.invoke(main, ["--select", "load", "--debug", str(tmp_path)])
-    runner.invoke(main, ["--select", "load", str(tmp_path)])
-    assert seen == [True, False]
+def test_a_bug_in_hubcheck_exits_3_with_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
+    fake = FakeRunner()
+    fake.crash_on = tmp_path.name
+    result = runner.invoke(main, ["--format", "json", str(tmp_path)], obj=fake.factory)
+    assert exited(result, 3)
+    assert f"internal error while checking {tmp_path}" in result.stderr
+    assert "RuntimeError: a bug in hubcheck" in result.stderr and result.stdout == ""
 
 
 def test_output_through_a_symlink_writes_the_target_with_normal_permissions(runner: CliRunner, tmp_path: Path) -> None:
@@ -172,7 +175,7 @@ def test_output_through_a_symlink_writes_the_target_with_normal_permissions(runn
     model = tmp_path / "model"
     model.mkdir()
     result = runner.invoke(main, ["--format", "json", "--select", "load", "--output", str(link), str(model)])
-    assert result.exit_code == 1
+    assert exited(result, 1), result.exception
     assert link.is_symlink() and json.loads(target.read_text())["checks"][0]["id"] == "load"
     umask = os.umask(0)
     os.umask(umask)
@@ -183,7 +186,7 @@ def test_output_to_a_device_is_written_in_place(runner: CliRunner, tmp_path: Pat
     model = tmp_path / "model"
     model.mkdir()
     result = runner.invoke(main, ["--select", "load", "--output", "/dev/null", str(model)])
-    assert result.exit_code == 1
+    assert exited(result, 1), result.exception
     assert Path("/dev/null").is_char_device()
 
 

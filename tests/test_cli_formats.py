@@ -10,62 +10,37 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from fakes import FakeRunner, exited
 
-import hubcheck.runner
 from hubcheck.cli import main
 from hubcheck.config import load_config
-from hubcheck.options import RunOptions, Task
+from hubcheck.options import Task
 from hubcheck.registry import available_checks, get_check
-from hubcheck.results import CheckResult, Report, Status
-
-
-class FakeRuns:
-    """Stands in for ``hubcheck.runner.run_checks``: records each call, returns a hand-built report."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Path, RunOptions]] = []
-        self.statuses: dict[str, dict[str, Status]] = {}  # model folder name -> check id -> status
-        self.crash_on: str | None = None
-
-    def __call__(self, path: Path, options: RunOptions, checks: Any = None, progress: Any = None,
-                 source_problem: str | None = None) -> Report:
-        self.calls.append((Path(path), options))
-        if self.crash_on == Path(path).name:
-            raise RuntimeError("a bug in hubcheck")
-        statuses = self.statuses.get(Path(path).name, {})
-        results = tuple(
-            CheckResult(check.id, check.title, statuses.get(check.id, Status.PASS),
-                        f"{statuses.get(check.id, Status.PASS).value}: {check.id} of {Path(path).name}")
-            for check in available_checks() if options.wants(check.id)
-        )
-        environment = {"python": "3.11", "tensorflow": None, "tensorflow-hub": None}
-        return Report("0.0.0", environment, {"path": str(path), "format": "tf2-saved-model"}, results,
-                      duration_s=0.5, strict=options.strict)
+from hubcheck.results import Status
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRuns:
-    runs = FakeRuns()
-    monkeypatch.setattr(hubcheck.runner, "run_checks", runs)
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRunner:
     monkeypatch.chdir(tmp_path)  # configuration discovery starts here
     for name in ("a", "b"):
         (tmp_path / "models" / name).mkdir(parents=True)
-    return runs
+    return FakeRunner()
 
 
 @pytest.fixture
-def hubcheck_cli() -> Callable[..., Result]:
+def hubcheck_cli(fake: FakeRunner) -> Callable[..., Result]:
+    """The command line, checking with the fake runner."""
+
     def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, list(args))
+        return CliRunner().invoke(main, list(args), obj=fake.factory)
 
     return invoke
 
 
-def test_junit_for_two_models_is_one_document(fake: FakeRuns, hubcheck_cli: Callable[..., Result]) -> None:
+def test_junit_for_two_models_is_one_document(fake: FakeRunner, hubcheck_cli: Callable[..., Result]) -> None:
     fake.statuses["b"] = {"output-dtype": Status.FAIL}
     result = hubcheck_cli("--format", "junit", "models/a", "models/b")
     assert result.exit_code == 1
@@ -77,7 +52,7 @@ def test_junit_for_two_models_is_one_document(fake: FakeRuns, hubcheck_cli: Call
     assert [path.name for path, _ in fake.calls] == ["a", "b"]
 
 
-def test_json_for_two_models_validates_against_the_schema(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_json_for_two_models_validates_against_the_schema(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                           validate_report: Callable[[object], None]) -> None:
     result = hubcheck_cli("--format", "json", "models/a", "models/b")
     assert result.exit_code == 0, result.output
@@ -86,7 +61,7 @@ def test_json_for_two_models_validates_against_the_schema(fake: FakeRuns, hubche
     assert [report["model"]["path"] for report in document["reports"]] == ["models/a", "models/b"]
 
 
-def test_markdown_to_an_output_file(fake: FakeRuns, hubcheck_cli: Callable[..., Result], tmp_path: Path) -> None:
+def test_markdown_to_an_output_file(fake: FakeRunner, hubcheck_cli: Callable[..., Result], tmp_path: Path) -> None:
     result = hubcheck_cli("--format", "markdown", "--output", "summary.md", "models/a")
     assert result.exit_code == 0
     assert result.stdout == ""
@@ -96,7 +71,7 @@ def test_markdown_to_an_output_file(fake: FakeRuns, hubcheck_cli: Callable[..., 
     assert text.count("| `") == len(available_checks())
 
 
-def test_github_annotations_name_the_model_file(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_github_annotations_name_the_model_file(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
     fake.statuses["a"] = {"output-dtype": Status.FAIL, "training-argument": Status.WARN}
@@ -109,7 +84,7 @@ def test_github_annotations_name_the_model_file(fake: FakeRuns, hubcheck_cli: Ca
     assert lines[2].startswith("hubcheck FAIL: models/a")
 
 
-def test_one_run_writes_every_requested_report(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_one_run_writes_every_requested_report(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     result = hubcheck_cli("--format", "github", "--report", "junit=out/hubcheck.xml",
@@ -133,7 +108,7 @@ def test_one_run_writes_every_requested_report(fake: FakeRuns, hubcheck_cli: Cal
         (["--config", "nope.toml", "--no-config"], "contradict"),
     ],
 )
-def test_usage_errors_exit_2_before_any_model_is_checked(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_usage_errors_exit_2_before_any_model_is_checked(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                          args: list[str], message: str) -> None:
     result = hubcheck_cli(*args, "models/a")
     assert result.exit_code == 2
@@ -141,7 +116,7 @@ def test_usage_errors_exit_2_before_any_model_is_checked(fake: FakeRuns, hubchec
     assert fake.calls == []
 
 
-def test_configuration_is_found_and_applied_per_model(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_configuration_is_found_and_applied_per_model(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                       tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.hubcheck]\ntask = "image-feature-vector"\nstrict = true\ninput-sizes = ["32x32"]\n'
@@ -155,7 +130,7 @@ def test_configuration_is_found_and_applied_per_model(fake: FakeRuns, hubcheck_c
     assert "keras-layer" in options["b"].ignore
 
 
-def test_command_line_overrides_the_configuration(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_command_line_overrides_the_configuration(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                   tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.hubcheck]\ntask = "image-feature-vector"\nstrict = true\n'
                                              'tolerances = { rtol = 0.5 }\n')
@@ -165,13 +140,13 @@ def test_command_line_overrides_the_configuration(fake: FakeRuns, hubcheck_cli: 
     assert (options.tolerances.rtol, options.tolerances.atol) == (0.5, 0.25)
 
 
-def test_allow_unsafe_ops_comes_from_the_command_line(fake: FakeRuns, hubcheck_cli: Callable[..., Result]) -> None:
+def test_allow_unsafe_ops_comes_from_the_command_line(fake: FakeRunner, hubcheck_cli: Callable[..., Result]) -> None:
     assert hubcheck_cli("models/a").exit_code == 0
     assert hubcheck_cli("--allow-unsafe-ops", "models/a").exit_code == 0
     assert [options.allow_unsafe_ops for _, options in fake.calls] == [False, True]
 
 
-def test_configuration_errors_exit_2_naming_file_and_key(fake: FakeRuns, hubcheck_cli: Callable[..., Result],
+def test_configuration_errors_exit_2_naming_file_and_key(fake: FakeRunner, hubcheck_cli: Callable[..., Result],
                                                          tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.hubcheck]\nstrictness = true\n')
     result = hubcheck_cli("models/a")
@@ -181,16 +156,16 @@ def test_configuration_errors_exit_2_naming_file_and_key(fake: FakeRuns, hubchec
     assert hubcheck_cli("--no-config", "models/a").exit_code == 0  # the way around a broken file
 
 
-def test_explicit_config_file(fake: FakeRuns, hubcheck_cli: Callable[..., Result], tmp_path: Path) -> None:
+def test_explicit_config_file(fake: FakeRunner, hubcheck_cli: Callable[..., Result], tmp_path: Path) -> None:
     (tmp_path / "ci.toml").write_text('[tool.hubcheck]\nselect = ["load", "output-dtype"]\n')
     assert hubcheck_cli("--config", "ci.toml", "models/a").exit_code == 0
     assert fake.calls[-1][1].select == frozenset({"load", "output-dtype"})
 
 
-def test_a_crash_of_hubcheck_itself_exits_3(fake: FakeRuns, hubcheck_cli: Callable[..., Result]) -> None:
+def test_a_crash_of_hubcheck_itself_exits_3(fake: FakeRunner, hubcheck_cli: Callable[..., Result]) -> None:
     fake.crash_on = "a"
     result = hubcheck_cli("--format", "json", "models/a", "models/b")
-    assert result.exit_code == 3
+    assert exited(result, 3)
     assert "internal error while checking models/a" in result.stderr
     assert "RuntimeError: a bug in hubcheck" in result.stderr
     assert result.stdout == ""
@@ -217,13 +192,13 @@ def _doc_commands() -> list[list[str]]:
     return commands
 
 
-def test_every_command_line_in_the_ci_doc_works(fake: FakeRuns, tmp_path: Path) -> None:
+def test_every_command_line_in_the_ci_doc_works(fake: FakeRunner, tmp_path: Path) -> None:
     (tmp_path / "models" / "my-model").mkdir()
     commands = _doc_commands()
     assert len(commands) >= 6  # the console examples, GitHub, GitLab and the publishing script
     for args in commands:
-        result = CliRunner().invoke(main, args)
-        assert result.exit_code == 0, (args, result.output)
+        result = CliRunner().invoke(main, args, obj=fake.factory)
+        assert exited(result, 0), (args, result.output)
         for option, value in zip(args, args[1:]):
             if option == "--output":
                 assert (tmp_path / value).is_file(), args
@@ -240,12 +215,13 @@ def test_the_configuration_example_in_the_ci_doc_is_valid(tmp_path: Path) -> Non
     assert config.run_options(tmp_path / "models" / "my-model").task is Task.FEATURE_VECTOR
 
 
-def test_the_gate_script_in_the_ci_doc_gates(fake: FakeRuns, tmp_path: Path) -> None:
+def test_the_gate_script_in_the_ci_doc_gates(fake: FakeRunner, tmp_path: Path) -> None:
     gate = next(block for block in _blocks("python") if block.startswith('"""gate.py'))
     (tmp_path / "gate.py").write_text(gate)
 
     def run_gate(*models: str) -> subprocess.CompletedProcess[str]:
-        result = CliRunner().invoke(main, ["--format", "json", "--output", "report.json", *models])
+        result = CliRunner().invoke(main, ["--format", "json", "--output", "report.json", *models],
+                                    obj=fake.factory)
         assert result.exit_code in (0, 1)
         return subprocess.run([sys.executable, "gate.py", "report.json"], capture_output=True, text=True,
                               cwd=tmp_path, check=False)

@@ -119,6 +119,18 @@ def test_inspect_missing_path_is_a_usage_error(runner: CliRunner, tmp_path: Path
     assert "does not exist" in result.output
 
 
+def test_a_crash_of_inspect_exits_3(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hubcheck.graph.describe
+
+    def broken(path: Path) -> dict:
+        raise RuntimeError("a bug in hubcheck")
+
+    monkeypatch.setattr(hubcheck.graph.describe, "describe_model", broken)
+    result = runner.invoke(main, ["inspect", str(tmp_path)])
+    assert result.exit_code == 3 and isinstance(result.exception, SystemExit)
+    assert "hubcheck inspect: internal error: RuntimeError: a bug in hubcheck" in result.stderr
+
+
 def test_inspect_is_listed_in_the_help(runner: CliRunner) -> None:
     result = runner.invoke(main, ["inspect", "--help"])
     assert result.exit_code == 0

@@ -58,6 +58,7 @@ def _own_children() -> set[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_model_that_never_returns_is_stopped_by_the_timeout(pathological_models) -> None:
     before = _own_children()
     report = run_isolated(pathological_models["hangs"], RunOptions(), Limits(timeout_s=12))
@@ -70,6 +71,7 @@ def test_a_model_that_never_returns_is_stopped_by_the_timeout(pathological_model
     assert _own_children() <= before  # no orphan left behind
 
 
+@pytest.mark.slow
 def test_a_model_that_grows_past_the_cap_is_stopped(pathological_models) -> None:
     report = run_isolated(pathological_models["grows"], RunOptions(), Limits(timeout_s=60, max_memory_bytes=parse_size("1.5G")))
     errored = [r for r in report.checks if r.status is Status.ERROR]
@@ -77,6 +79,7 @@ def test_a_model_that_grows_past_the_cap_is_stopped(pathological_models) -> None
     assert report.result("load").status is Status.PASS
 
 
+@pytest.mark.slow
 def test_isolated_run_matches_the_in_process_run(model_path) -> None:
     path = model_path("classifier")
     isolated = run_isolated(path, RunOptions(), Limits(timeout_s=120))
@@ -85,6 +88,7 @@ def test_isolated_run_matches_the_in_process_run(model_path) -> None:
     assert isolated.result("logits").message == direct.result("logits").message
 
 
+@pytest.mark.slow
 def test_ignored_checks_are_not_run_in_the_child(model_path) -> None:
     options = RunOptions(ignore=frozenset({"keras-layer", "gradient-flow"}))
     report = run_isolated(model_path("classifier"), options, Limits(timeout_s=120))
@@ -122,6 +126,34 @@ def test_a_crashing_check_leaves_the_others_intact(tmp_path: Path) -> None:
     assert report.result("callable").details["blocked_by"] == "load"
 
 
+@pytest.mark.slow
+def test_explicit_check_classes_reach_the_child(tmp_path: Path) -> None:
+    """Unregistered check classes run in the child as they run in process; one the child cannot import
+    (defined in this function) is an error of that check, not a crash blamed on the model."""
+
+    class DefinedHere(Check):
+        """Fails when never: the child cannot import a class defined inside a function."""
+
+        id = "defined-here"
+        title = "Defined inside a test"
+        order = 16
+
+        def run(self, ctx: CheckContext) -> Finding:
+            return Finding.passed("ran")
+
+    report = run_isolated(tmp_path, RunOptions(), Limits(timeout_s=120),
+                          checks=[LoadCheck, ExplodingCheck, DefinedHere, CallableCheck])
+    assert [(r.id, r.status) for r in report.checks] == [
+        ("load", Status.FAIL), ("explodes", Status.ERROR), ("defined-here", Status.ERROR), ("callable", Status.SKIP)]
+    assert report.result("explodes").message == "the check raised RuntimeError: boom second line"  # it ran there
+    here = report.result("defined-here")
+    assert "cannot be imported in the checking process" in here.message
+    assert here.details["check_class"].endswith(":test_explicit_check_classes_reach_the_child.<locals>.DefinedHere")
+    assert not any("exited unexpectedly" in r.message or "stopped" in r.details for r in report.checks)
+    assert report.result("load").message == run_checks(tmp_path, RunOptions(), checks=[LoadCheck]).result(
+        "load").message
+
+
 def test_debug_keeps_the_traceback_of_a_crashing_check(tmp_path: Path) -> None:
     quiet = run_checks(tmp_path, RunOptions(), checks=[ExplodingCheck])
     loud = run_checks(tmp_path, RunOptions(debug=True), checks=[ExplodingCheck])
@@ -148,6 +180,7 @@ def test_the_same_model_checked_twice_gives_the_same_report(model_path, fixture:
     assert _without_timings(first) == _without_timings(second)
 
 
+@pytest.mark.slow
 def test_stop_all_children_ends_runs_in_worker_threads(pathological_models) -> None:
     import threading
     import time
@@ -169,6 +202,7 @@ def test_stop_all_children_ends_runs_in_worker_threads(pathological_models) -> N
     assert any("killed" in r.message or "exited" in r.message for r in report.checks if r.status is Status.ERROR)
 
 
+@pytest.mark.slow
 def test_cli_writes_a_valid_report_for_a_model_that_never_returns(pathological_models, tmp_path: Path,
                                                                    validate_report) -> None:
     import json
@@ -222,47 +256,33 @@ def test_max_memory_option_values(text: str | None, expected: object) -> None:
     assert parse_memory_cap(text) == (default_memory_cap() if expected == "default" else expected)
 
 
-@pytest.fixture
-def captured_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Limits | None]:
-    """Every Limits that reaches run_isolated, which returns an empty report instead of running anything."""
-    import hubcheck.isolation
-    from hubcheck.results import Report
-
-    seen: list[Limits | None] = []
-
-    def fake(path: Path, options: RunOptions, limits: Limits | None = None, **kwargs: object) -> Report:
-        seen.append(limits)
-        return Report("0", {"python": "3", "tensorflow": None, "tensorflow-hub": None}, {"path": str(path),
-                      "format": "tf2-saved-model"}, ())
-
-    monkeypatch.setattr(hubcheck.isolation, "run_isolated", fake)
-    return seen
-
-
 @pytest.mark.parametrize(("argv", "expected"), [([], "default"), (["--max-memory", "none"], None),
                                                 (["--max-memory", "3G"], 3 << 30)])
-def test_every_cli_run_is_capped_unless_told_otherwise(captured_limits, tmp_path: Path, argv: list[str],
-                                                       expected: object) -> None:
+def test_every_cli_run_is_capped_unless_told_otherwise(tmp_path: Path, argv: list[str], expected: object) -> None:
     from click.testing import CliRunner
+    from fakes import FakeRunner
 
     from hubcheck.cli import main
     from hubcheck.isolation import default_memory_cap
 
-    result = CliRunner().invoke(main, [*argv, str(tmp_path)], env={"HUBCHECK_IN_PROCESS": ""})
+    fake = FakeRunner()
+    result = CliRunner().invoke(main, [*argv, str(tmp_path)], env={"HUBCHECK_IN_PROCESS": ""}, obj=fake.factory)
     assert result.exit_code == 0, result.output
-    (limits,) = captured_limits
-    assert limits is not None
+    (limits,) = fake.limits
+    assert limits is not None and fake.isolated_calls == 1
     assert limits.max_memory_bytes == (default_memory_cap() if expected == "default" else expected)
 
 
-def test_the_api_caps_isolated_runs_by_default(captured_limits, tmp_path: Path) -> None:
+def test_the_api_caps_isolated_runs_by_default(tmp_path: Path) -> None:
     import hubcheck
     from hubcheck.isolation import default_memory_cap
+    from hubcheck.runners import IsolatedRunner, runner_for
 
-    hubcheck.check(tmp_path, isolate=True)
-    hubcheck.check(tmp_path, isolate=True, max_memory_bytes=0)
-    hubcheck.check(tmp_path, isolate=True, max_memory_bytes=1 << 30)
-    assert [limits.max_memory_bytes for limits in captured_limits] == [default_memory_cap(), None, 1 << 30]
+    runners = [runner_for(isolate=True), runner_for(isolate=True, max_memory_bytes=0),
+               runner_for(isolate=True, max_memory_bytes=1 << 30)]
+    assert all(isinstance(runner, IsolatedRunner) for runner in runners)
+    assert [runner.limits.max_memory_bytes for runner in runners if isinstance(runner, IsolatedRunner)] == [
+        default_memory_cap(), None, 1 << 30]
     with pytest.raises(ValueError, match="max_memory_bytes"):
         hubcheck.check(tmp_path, isolate=True, max_memory_bytes=-1)
 
@@ -398,6 +418,7 @@ def test_a_child_dies_when_hubcheck_is_killed_outright(pathological_models, tmp_
     shutil.rmtree(workdir)
 
 
+@pytest.mark.slow
 def test_a_child_whose_parent_is_already_gone_exits_at_once() -> None:
     import subprocess
     import sys
@@ -427,6 +448,7 @@ def _sleeper() -> "subprocess.Popen[bytes]":
 def test_sighup_kills_the_children_and_stops_the_run() -> None:
     import signal
 
+    from hubcheck.exitcodes import exit_code
     from hubcheck.isolation import Stopped, _live_children, children_die_with_us
 
     sleeper = _sleeper()
@@ -435,7 +457,7 @@ def test_sighup_kills_the_children_and_stops_the_run() -> None:
             os.kill(os.getpid(), signal.SIGHUP)
             for _ in range(100):  # the handler runs at the next bytecode boundary
                 pass
-        assert stopped.value.exit_code == 129 and stopped.value.name == "SIGHUP"
+        assert exit_code((), stopped.value) == 129 and stopped.value.name == "SIGHUP"
         assert sleeper.wait(5) == -signal.SIGKILL
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # restored
     finally:

@@ -46,7 +46,7 @@ def with_message(report: Report, check_id: str, message: str) -> Report:
 
 
 def test_registry_feeds_the_cli_format_choice() -> None:
-    format_option = next(p for p in check_command.params if p.name == "format_")
+    format_option = next(p for p in check_command.params if p.name == "format")
     assert isinstance(format_option.type, click.Choice)
     assert list(format_option.type.choices) == list(REPORTERS)
     assert {"table", "json", "junit", "markdown", "github"} <= set(REPORTERS)

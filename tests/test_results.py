@@ -7,8 +7,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubcheck.exitcodes import ExitCode, exit_code_for
-from hubcheck.results import CheckResult, Finding, Report, Status
+from hubcheck.exitcodes import Crash, ExitCode, exit_code, exit_code_for
+from hubcheck.options import RunOptions
+from hubcheck.results import CheckResult, Finding, Report, Status, partial_report, unavailable_report, with_source
 
 statuses = st.sampled_from(list(Status))
 check_ids = st.from_regex(r"[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,6}){0,2}", fullmatch=True)
@@ -55,7 +56,8 @@ def test_exit_code_follows_the_worst_status(found: list[Status], strict: bool) -
     bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if strict else set())
     expected = ExitCode.NONCONFORMANT if any(s in bad for s in found) else ExitCode.OK
     assert exit_code_for([report]) is expected
-    assert report.status == ("fail" if expected else "pass")
+    assert report.status is (Status.FAIL if expected else Status.PASS)
+    assert report.status == ("fail" if expected else "pass") == report.to_json()["status"]
 
 
 def test_summary_counts_every_status() -> None:
@@ -104,3 +106,50 @@ def test_a_model_that_could_not_be_fetched_outranks_a_failing_one() -> None:
                      (CheckResult("load", "t", Status.FAIL, "m"),))
     assert exit_code_for([failing]) is ExitCode.NONCONFORMANT
     assert exit_code_for([failing, fetched]) is ExitCode.FETCH
+
+
+def test_the_exit_code_of_an_error_is_decided_by_its_type() -> None:
+    import click
+
+    from hubcheck.isolation import Stopped
+    from hubcheck.sources import CacheError, FetchError, InternalError, NotFoundError, SourceError
+
+    failing = Report("0", {}, {"path": "a"}, (CheckResult("load", "t", Status.FAIL, "m"),))
+    assert exit_code([failing]) == 1 and exit_code() == 0
+    assert exit_code([failing], click.UsageError("bad option")) == 2
+    assert [exit_code((), error) for error in (NotFoundError("x"), CacheError("x"), SourceError("x"))] == [2, 2, 2]
+    assert exit_code((), FetchError("HTTP 404")) == 4
+    assert exit_code((), InternalError("a bug")) == exit_code((), Crash("a bug")) == exit_code((), KeyError()) == 3
+    assert [exit_code((), Stopped(signum)) for signum in (1, 2, 15)] == [129, 130, 143]
+    assert FetchError("x").exit_code == 4 and NotFoundError("x").exit_code == 2  # the same decision, as a property
+
+
+def test_an_unavailable_model_fails_load_and_skips_the_rest() -> None:
+    report = unavailable_report("https://example.com/m.tar.gz", RunOptions(select=frozenset({"load", "callable"}),
+                                                                             strict=True), "HTTP 404")
+    assert [(r.id, r.status) for r in report.checks] == [("load", Status.FAIL), ("callable", Status.SKIP)]
+    assert report.model == {"path": "https://example.com/m.tar.gz", "format": "not-a-saved-model",
+                            "source": "https://example.com/m.tar.gz", "fetch_error": "HTTP 404"}
+    assert report.strict and exit_code_for([report]) is ExitCode.FETCH
+
+
+def test_a_partial_report_keeps_what_finished_and_blames_the_stop() -> None:
+    from hubcheck.registry import get_check
+
+    checks = [get_check(check_id) for check_id in ("load", "callable", "batch-size")]
+    done = CheckResult("load", "t", Status.PASS, "loaded")
+    report = partial_report("m", "tf2-saved-model", checks, {"load": done}, "callable", "timed out after 5s",
+                            duration_s=5.0, strict=False)
+    assert [(r.id, r.status) for r in report.checks] == [
+        ("load", Status.PASS), ("callable", Status.ERROR), ("batch-size", Status.SKIP)]
+    assert report.result("callable").message == "timed out after 5s while running callable"
+    assert report.result("batch-size").details == {"blocked_by": "callable", "stopped": "timed out after 5s"}
+    between = partial_report("m", "tf2-saved-model", checks, {"load": done}, None, None, duration_s=1.0, strict=False)
+    assert between.result("run").message == "the checking process stopped" and between.failed
+
+
+def test_with_source_names_the_model_as_the_user_did() -> None:
+    report = Report("0", {}, {"path": "/abs/m", "format": "tf2-saved-model", "task": "x"}, ())
+    named = with_source(report, "m.tar.gz", {"source": "m.tar.gz", "resolved_path": "/abs/m"})
+    assert list(named.model) == ["path", "format", "task", "source", "resolved_path"]  # "path" stays first
+    assert named.model["path"] == "m.tar.gz" and report.model["path"] == "/abs/m"

@@ -194,6 +194,7 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _probe(tmp_path_factory.mktemp("probe"))
 
 
+@pytest.mark.slow
 def test_landlock_confines_writes_to_the_working_directory(probed: dict[str, Any]) -> None:
     if _landlock_abi() < 1:
         assert probed["applied"]["filesystem"].startswith("not confined")
@@ -205,6 +206,7 @@ def test_landlock_confines_writes_to_the_working_directory(probed: dict[str, Any
     assert probed["read_outside"] == "ok"  # reading stays open: TensorFlow reads its libraries and the model
 
 
+@pytest.mark.slow
 def test_the_sandbox_has_no_network(probed: dict[str, Any]) -> None:
     if probed["applied"]["network"].startswith("not isolated") and _landlock_abi() < 4:
         pytest.skip(f"neither a network namespace nor Landlock TCP rules here: {probed['applied']['network']}")
@@ -213,6 +215,7 @@ def test_the_sandbox_has_no_network(probed: dict[str, Any]) -> None:
         assert probed["interfaces"] == ["lo"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="as root, the probe can drop to an unprivileged user to test that path")
 def test_an_unprivileged_user_gets_user_and_network_namespaces() -> None:
     import shutil
@@ -296,6 +299,7 @@ def observed(models: dict[str, Path]) -> Iterator[dict[str, Any]]:
         stop_all_children()
 
 
+@pytest.mark.slow
 def test_the_child_gets_no_secrets_from_hubcheck(observed: dict[str, Any]) -> None:
     assert "environ" in observed, "the child never got through its first steps"
     environ = dict(item.split("=", 1) for item in observed["environ"].split("\0") if "=" in item)
@@ -303,6 +307,7 @@ def test_the_child_gets_no_secrets_from_hubcheck(observed: dict[str, Any]) -> No
     assert "PATH" in environ
 
 
+@pytest.mark.slow
 def test_the_child_works_in_a_private_directory_removed_afterwards(observed: dict[str, Any]) -> None:
     environ = dict(item.split("=", 1) for item in observed["environ"].split("\0") if "=" in item)
     cwd = observed["cwd"]
@@ -311,6 +316,7 @@ def test_the_child_works_in_a_private_directory_removed_afterwards(observed: dic
     assert not os.path.exists(cwd)
 
 
+@pytest.mark.slow
 def test_the_child_has_no_core_dumps_no_new_privileges_and_is_first_for_the_oom_killer(
         observed: dict[str, Any]) -> None:
     core = next(line for line in observed["limits"].splitlines() if line.startswith("Max core file size"))
@@ -321,6 +327,7 @@ def test_the_child_has_no_core_dumps_no_new_privileges_and_is_first_for_the_oom_
     assert observed["oom_score_adj"] == "1000"
 
 
+@pytest.mark.slow
 def test_the_child_has_a_network_namespace_of_its_own(observed: dict[str, Any]) -> None:
     sandbox = observed["report"].environment["sandbox"]
     if sandbox["network"].startswith("not isolated"):
@@ -328,6 +335,7 @@ def test_the_child_has_a_network_namespace_of_its_own(observed: dict[str, Any]) 
     assert observed["net"] != os.readlink("/proc/self/ns/net")
 
 
+@pytest.mark.slow
 def test_the_report_says_what_confined_the_child(observed: dict[str, Any], validate_report) -> None:
     report: Report = observed["report"]
     assert report.failed  # stopped while stuck in the model
@@ -338,6 +346,7 @@ def test_the_report_says_what_confined_the_child(observed: dict[str, Any], valid
     validate_report(report.to_json())
 
 
+@pytest.mark.slow
 def test_a_model_cannot_write_outside_its_directory(models: dict[str, Path]) -> None:
     from hubcheck.tfimport import tensorflow
 

@@ -3,11 +3,12 @@
 :func:`resolve_model` is the only entry point. It never imports TensorFlow (the CLI process stays
 light; the checks run in a child process), and it sorts what can go wrong into two kinds:
 
-* problems with *how to get* the model raise :class:`SourceError` (typed: :class:`FetchError`,
-  :class:`CacheError`), with an exit code: a path that does not exist, ``--offline`` without a
-  cached copy, or a cache folder that is not the user's alone (2, usage); a host that cannot be
-  reached, answers with an error status, redirects elsewhere than the same scheme or https, or is
-  too slow (4, could not fetch);
+* problems with *how to get* the model raise :class:`SourceError`, typed by cause: a path that does
+  not exist (:class:`NotFoundError`), ``--offline`` without a cached copy (:class:`SourceError`), a
+  cache folder that is not the user's alone (:class:`CacheError`), all usage errors (exit 2); a host
+  that cannot be reached, answers with an error status, redirects elsewhere than the same scheme or
+  https, or is too slow (:class:`FetchError`, exit 4); a bug in hubcheck (:class:`InternalError`,
+  exit 3). :mod:`hubcheck.exitcodes` maps the types to exit codes;
 * problems with *the model's bytes* (a corrupt, unsafe or oversized archive, no SavedModel at the
   archive's root) never raise: the :class:`ResolvedModel` carries a one-line, bounded ``problem``
   and an empty, safe ``local_path``, and the ``load`` check fails with that sentence, so a
@@ -36,10 +37,18 @@ from __future__ import annotations
 
 from hubcheck.sources.archive import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS
 from hubcheck.sources.cache import TFHUB_CACHE_ENV, cache_root, default_cache_root
-from hubcheck.sources.errors import EXIT_FETCH, EXIT_USAGE, ArchiveError, CacheError, FetchError, SourceError
+from hubcheck.sources.errors import (
+    EXIT_FETCH,
+    EXIT_USAGE,
+    ArchiveError,
+    CacheError,
+    FetchError,
+    InternalError,
+    NotFoundError,
+    SourceError,
+)
 from hubcheck.sources.hashing import EMPTY_HASH, content_hash
 from hubcheck.sources.http import MAX_REDIRECTS, MIN_RATE, ProgressFn
-from hubcheck.sources.progress import download_progress
 from hubcheck.sources.resolve import (
     ARCHIVE_SUFFIXES,
     DOWNLOAD_TIME_FACTOR,
@@ -47,8 +56,10 @@ from hubcheck.sources.resolve import (
     HUB_HOSTS,
     UNPACK_TIMEOUT_S,
     ResolvedModel,
+    hub_handle,
     resolve_model,
 )
+from hubcheck.ui import download_progress  # the command line's download bar, where it always was
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -67,6 +78,8 @@ __all__ = [
     "ArchiveError",
     "CacheError",
     "FetchError",
+    "InternalError",
+    "NotFoundError",
     "ProgressFn",
     "ResolvedModel",
     "SourceError",
@@ -74,5 +87,6 @@ __all__ = [
     "content_hash",
     "default_cache_root",
     "download_progress",
+    "hub_handle",
     "resolve_model",
 ]

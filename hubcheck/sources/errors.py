@@ -2,9 +2,12 @@
 
 Two families, kept apart on purpose (see docs/sources.md):
 
-* :class:`SourceError` and its subclasses: nothing could be checked. ``exit_code`` is 2 (usage:
-  no such path, ``--offline`` without a cached copy, an unusable or unsafe cache) or 4 (the model
-  could not be downloaded). The command line prints the message and exits with the code.
+* :class:`SourceError` and its subclasses: nothing could be checked. The type says why:
+  :class:`NotFoundError` (MODEL names nothing on this machine), :class:`FetchError` (the model could
+  not be downloaded), :class:`CacheError` (an unusable or unsafe cache), :class:`InternalError` (a bug
+  in hubcheck), plain :class:`SourceError` for the rest (``--offline`` without a cached copy, a URL
+  hubcheck cannot use). The command line prints the message; :func:`hubcheck.exitcodes.exit_code`
+  turns the type into the process's exit code (2, 4 or 3).
 * :class:`ArchiveError`: the model's bytes are not acceptable (a corrupt, unsafe or oversized
   archive). It never leaves :mod:`hubcheck.sources`: it becomes the ``problem`` of the resolved
   model, which the ``load`` check reports.
@@ -24,6 +27,8 @@ __all__ = [
     "ArchiveError",
     "CacheError",
     "FetchError",
+    "InternalError",
+    "NotFoundError",
     "SourceError",
     "clip",
     "human_size",
@@ -38,30 +43,36 @@ MAX_MESSAGE = 1000  # characters of any message built here
 
 
 class SourceError(Exception):
-    """MODEL could not be turned into a local directory; nothing was checked.
+    """MODEL could not be turned into a local directory; nothing was checked (exit 2 unless a subclass
+    says otherwise). ``str(error)`` is one line for the user."""
 
-    ``str(error)`` is one line for the user; ``exit_code`` is 2 (usage) or 4 (could not fetch).
-    """
-
-    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+    def __init__(self, message: str) -> None:
         message = clip(message, MAX_MESSAGE)
         super().__init__(message)
         self.message = message
-        self.exit_code = exit_code
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of a command stopped by this error, as :func:`hubcheck.exitcodes.exit_code` decides it."""
+        from hubcheck.exitcodes import exit_code
+
+        return exit_code((), self)
+
+
+class NotFoundError(SourceError):
+    """MODEL is a path that does not exist (or a dangling symbolic link, or a loop of them) (exit 2)."""
 
 
 class FetchError(SourceError):
     """The model could not be downloaded: unreachable host, error status, refused redirect, too slow (exit 4)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_FETCH)
-
 
 class CacheError(SourceError):
     """The cache folder, or an entry in it, cannot be used safely or at all (exit 2)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_USAGE)
+
+class InternalError(SourceError):
+    """A bug in hubcheck while getting the model: one line saying so instead of a traceback (exit 3)."""
 
 
 class ArchiveError(Exception):

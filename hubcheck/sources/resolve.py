@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hubcheck.exitcodes import ExitCode
 from hubcheck.sources.archive import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Limits, looks_like_tar, sha256_of, unpack
 from hubcheck.sources.cache import (
     cache_root,
@@ -29,7 +28,16 @@ from hubcheck.sources.cache import (
     verify_tree,
     write_atomically,
 )
-from hubcheck.sources.errors import ArchiveError, CacheError, SourceError, clip, human_size, quote
+from hubcheck.sources.errors import (
+    ArchiveError,
+    CacheError,
+    InternalError,
+    NotFoundError,
+    SourceError,
+    clip,
+    human_size,
+    quote,
+)
 from hubcheck.sources.hashing import EMPTY_HASH, content_hash
 from hubcheck.sources.http import MIN_RATE, Download, ProgressFn, fetch, user_agent
 from hubcheck.sources.lock import acquire
@@ -41,6 +49,7 @@ __all__ = [
     "HUB_HOSTS",
     "UNPACK_TIMEOUT_S",
     "ResolvedModel",
+    "hub_handle",
     "resolve_model",
 ]
 
@@ -448,7 +457,7 @@ def _download(spec: str, handle: str, kind: str, root: Path, entry: Path, tmp: P
 # -- the entry point -----------------------------------------------------------------------------------
 
 
-def _hub_handle(spec: str) -> str | None:
+def hub_handle(spec: str) -> str | None:
     """``tfhub.dev/...`` or ``kaggle.com/models/...`` without a scheme: the https URL it names."""
     host = spec.split("/", 1)[0].lower()
     if host in HUB_HOSTS and "/" in spec.strip("/"):
@@ -491,8 +500,9 @@ def resolve_model(
     archive; ``max_bytes`` the archive and, separately, what it unpacks to; ``max_members`` the tar
     headers. ``progress(done, total)`` is called while downloading.
 
-    Raises :class:`SourceError` when there is nothing to check (exit 2, or 4 when the download
-    failed; 3 for a bug in hubcheck); a bad archive is a ``problem`` instead.
+    Raises :class:`SourceError` when there is nothing to check: :class:`NotFoundError` for a path that
+    does not exist, :class:`FetchError` when the download failed, :class:`CacheError` for an unusable
+    cache, :class:`InternalError` for a bug in hubcheck; a bad archive is a ``problem`` instead.
     """
     text = spec.strip()
     if not text:  # typically an unset variable in a CI script: never check the working directory
@@ -507,8 +517,8 @@ def resolve_model(
         where = f" ({exc.filename})" if exc.filename else ""
         raise CacheError(f"cannot get {clip(text, 300)}: {exc.strerror or exc}{where}") from None
     except Exception as exc:  # a bug in hubcheck: still one line and a documented exit code, never a traceback
-        raise SourceError(f"internal error while getting {clip(text, 300)}: {type(exc).__name__}: "
-                          f"{clip(str(exc), 300)}; please report it", ExitCode.INTERNAL) from exc
+        raise InternalError(f"internal error while getting {clip(text, 300)}: {type(exc).__name__}: "
+                            f"{clip(str(exc), 300)}; please report it") from exc
 
 
 def _resolve(text: str, cache_dir: Path | None, options: _Options) -> ResolvedModel:
@@ -523,12 +533,13 @@ def _resolve(text: str, cache_dir: Path | None, options: _Options) -> ResolvedMo
     if path.is_file():
         return _resolve_file(text, path.resolve(), cache_root(cache_dir), options)
     if path.exists() or path.is_symlink():
-        raise SourceError(f"{clip(text, 300)} is neither a folder nor a file (a broken link, a device or a FIFO?)")
-    handle = _hub_handle(text)
+        error = SourceError if path.exists() else NotFoundError  # a device or FIFO, or a dangling link
+        raise error(f"{clip(text, 300)} is neither a folder nor a file (a broken link, a device or a FIFO?)")
+    handle = hub_handle(text)
     if handle is not None:
         return _resolve_url(text, handle, "handle", cache_root(cache_dir), options)
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
     if scheme:
         raise SourceError(f"{clip(text, 300)}: {scheme.group(1)}:// is not supported; give a local path, an "
                           "http(s):// URL of a .tar.gz archive, or a model-hub handle")
-    raise SourceError(f"no such file or directory: {clip(text, 300)}")
+    raise NotFoundError(f"no such file or directory: {clip(text, 300)}")
