@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,12 +21,9 @@ RUN_CHECKS_THAT_LOAD = {
 
 
 @pytest.fixture(scope="session")
-def graph_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """A graph fixture by name, built once per session."""
-    from fixtures.graph_models import build_into
-
-    root = tmp_path_factory.mktemp("graph-fixtures")
-    return lambda name: build_into(name, root)
+def graph_model(model_path: Callable[[str], Path]) -> Callable[[str], Path]:
+    """A graph fixture (fixtures.GRAPH_FIXTURES) by name, built on first use and cached across sessions."""
+    return model_path
 
 
 def _program(path: Path):
@@ -35,7 +33,7 @@ def _program(path: Path):
     return Program(choose_meta_graph(proto), path)
 
 
-def _run(path: Path, *checks: str, **options: object) -> Report:
+def _run(path: Path, *checks: str, **options: Any) -> Report:
     from hubcheck.runner import run_checks
 
     return run_checks(path, RunOptions(select=frozenset(checks), **options))
@@ -68,13 +66,41 @@ def test_denylist_families(op: str, family: str) -> None:
     assert denylist()[op] == family
 
 
-def test_every_denylisted_op_is_known_or_reported_unknown() -> None:
-    """Names in the families are real TensorFlow ops (a typo would silently never match)."""
-    from hubcheck.graph.program import op_def
-    from hubcheck.graph.unsafe import FAMILIES
+# Ops that hubcheck/graph/oppolicy.py classifies but this TensorFlow does not register, because another
+# TensorFlow version registers them (added later, or removed since): op name -> the versions that do. Nothing else
+# may be unregistered, so that a misspelled name (which would never match a node) fails the test below. Empty for
+# TensorFlow 2.21, the version the policy was reviewed against.
+OPS_OF_OTHER_TENSORFLOW_VERSIONS: dict[str, str] = {}
 
-    known = [op for _, ops in FAMILIES.values() for op in ops if op_def(op) is not None]
-    assert len(known) >= 0.9 * sum(len(ops) for _, ops in FAMILIES.values())
+
+def _policy_ops() -> dict[str, str]:
+    """Every op name in oppolicy's families -> its family."""
+    from hubcheck.graph.oppolicy import ALLOWED_FAMILIES, DENIED_FAMILIES
+
+    return {op: entry.name for entry in (*ALLOWED_FAMILIES, *DENIED_FAMILIES) for op in entry.ops}
+
+
+def test_every_op_in_the_policy_is_registered_by_this_tensorflow() -> None:
+    """Op names are exact: a typo in an allowed or denied family would silently never match a node."""
+    from hubcheck.graph.oppolicy import registered_ops
+    from hubcheck.graph.program import op_def
+
+    registered = registered_ops()
+    policy = _policy_ops()
+    misspelled = {op: family for op, family in sorted(policy.items())
+                  if op not in registered and op not in OPS_OF_OTHER_TENSORFLOW_VERSIONS}
+    assert not misspelled, (
+        f"ops in hubcheck/graph/oppolicy.py that this TensorFlow does not register: {misspelled}; fix the name, "
+        "or list it in OPS_OF_OTHER_TENSORFLOW_VERSIONS with the versions that register it"
+    )
+    stale = sorted(op for op in OPS_OF_OTHER_TENSORFLOW_VERSIONS if op in registered or op not in policy)
+    assert not stale, f"OPS_OF_OTHER_TENSORFLOW_VERSIONS lists ops registered here or in no family: {stale}"
+    # The scanner looks ops up through op_def: every denied op is one it finds, and so is TensorFlow's own list.
+    from hubcheck.graph.unsafe import denylist
+
+    unknown_to_the_scanner = sorted(op for op in denylist()
+                                    if op_def(op) is None and op not in OPS_OF_OTHER_TENSORFLOW_VERSIONS)
+    assert not unknown_to_the_scanner, unknown_to_the_scanner
 
 
 # -- unsafe-ops on the fixtures --------------------------------------------------------------------------
@@ -167,17 +193,15 @@ def test_scanning_never_loads_the_model(graph_model: Callable[[str], Path], monk
 # -- what hubcheck does with an unsafe model --------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def writing_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A model whose __call__ writes the absolute path returned alongside it."""
-    from fixtures.graph_models import build_writes_file
+@pytest.fixture
+def writing_model(graph_model: Callable[[str], Path], tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The writes_file fixture, and the file its __call__ would write: it writes a relative name, so the test
+    runs in its own empty working directory."""
+    from fixtures.graph_models import WRITTEN_FILE
 
-    root = tmp_path_factory.mktemp("writes")
-    target = root / "written-by-the-model.txt"
-    export = root / "model"
-    export.mkdir()
-    build_writes_file(export, target=str(target))
-    return export, target
+    monkeypatch.chdir(tmp_path)
+    return graph_model("writes_file"), tmp_path / WRITTEN_FILE
 
 
 def test_default_check_of_a_file_writing_model_writes_no_file(writing_model: tuple[Path, Path]) -> None:
@@ -358,15 +382,23 @@ def test_input_range_of_keras_applications_with_builtin_preprocessing(graph_mode
 
 
 def test_traces_read_from_the_proto_match_the_loaded_model(graph_model: Callable[[str], Path]) -> None:
-    from hubcheck.context import CheckContext
+    """The traces hubcheck decodes from the object graph are the concrete functions TensorFlow loads."""
+    from hubcheck.tfimport import tensorflow
 
     path = graph_model("keras_rescaling_pm1")
     program = _program(path)
-    ctx = CheckContext(path, RunOptions())
-    loaded = sorted((t.training, t.image.to_json() if t.image else None) for t in ctx.traces)
-    read = sorted((t.training, t.image) for t in program.traces)
-    assert read == loaded
-    assert program.call_argument_names == ctx.call_argument_names
+    call = tensorflow().saved_model.load(str(path)).__call__
+    spec = call.function_spec.fullargspec
+    names = [name for name in spec.args if name != "self"] + list(spec.kwonlyargs or [])
+    loaded = []
+    for function in call.concrete_functions:
+        args, kwargs = function.structured_input_signature
+        named = {**dict(zip(names[1:], args[1:])), **kwargs}
+        loaded.append((named.get("training"), {"dtype": args[0].dtype.name, "shape": args[0].shape.as_list()}))
+    read = [(t.training, t.image.to_json() if t.image is not None else None) for t in program.traces]
+    assert read == loaded  # in the object graph's order, so that each training value stays with its function
+    assert sorted(t.training for t in program.traces) == [False, True]
+    assert program.call_argument_names == names == ["inputs", "training", "mask"]
 
 
 # -- dropout on the output --------------------------------------------------------------------------------
