@@ -158,6 +158,7 @@ def test_payload_fires_when_allowed(hostile: Callable[[str], Built], secret: Sec
         built.clear()
 
 
+@pytest.mark.slow  # a child process
 @pytest.mark.parametrize("name", ["family_file_write", "api_implements_swap"])
 def test_refused_in_an_isolated_run_too(hostile: Callable[[str], Built], secret: Secret, name: str) -> None:
     """``isolate=True`` (a child process, as the CLI runs by default) refuses the same way."""
@@ -310,6 +311,7 @@ def bounded_models(workspace: Path) -> dict[str, Path]:
     return models
 
 
+@pytest.mark.slow  # a child process
 @pytest.mark.parametrize("name", ["pb_dev_zero", "pb_fifo"])
 def test_a_saved_model_pb_that_never_ends_is_answered_promptly(bounded_models: dict[str, Path], name: str) -> None:
     """(i) saved_model.pb -> /dev/zero, (ii) saved_model.pb is a FIFO: a report with load or unsafe-ops
@@ -321,6 +323,7 @@ def test_a_saved_model_pb_that_never_ends_is_answered_promptly(bounded_models: d
     assert {answer.status("load"), answer.status("unsafe-ops")} & {"fail", "error"}, answer.describe()
 
 
+@pytest.mark.slow  # a child process
 def test_a_const_that_lies_about_its_size_is_never_materialised(bounded_models: dict[str, Path]) -> None:
     """(iii) a Const declaring float32[1600000000] with one stored value: a report within seconds, peak
     RSS growth under 1 GiB (the address-space cap turns a 6.4 GB allocation into a failure, not a swap storm),
@@ -331,6 +334,7 @@ def test_a_const_that_lies_about_its_size_is_never_materialised(bounded_models: 
     assert {answer.status("load"), answer.status("unsafe-ops")} & {"fail", "error"}, answer.describe()
 
 
+@pytest.mark.slow  # a child process
 def test_a_40000_deep_call_chain_is_scanned_promptly(bounded_models: dict[str, Path]) -> None:
     """(iv) __call__ -> hubcheck_chain_0 -> ... -> hubcheck_chain_39999, which writes a file: unsafe-ops
     answers within seconds and fails (the WriteFile is found, or the scan refuses a chain it will not follow)."""

@@ -347,6 +347,7 @@ def test_archive_limits(archive_file: Callable[[str], Path], tmp_path: Path) -> 
     assert resolve_model(str(archive), cache_dir=tmp_path / "cache").problem is None
 
 
+@pytest.mark.slow  # a child process
 def test_resolving_an_archive_does_not_import_tensorflow(archive_file: Callable[[str], Path], tmp_path: Path,
                                                          saved_model: Path) -> None:
     script = (
@@ -554,6 +555,7 @@ def test_waits_for_another_downloader_then_uses_its_result(server: Server, saved
     assert server.requests == []
 
 
+@pytest.mark.slow  # a child process
 def test_steals_the_lock_of_a_dead_downloader(server: Server, tmp_path: Path) -> None:
     cache, url = tmp_path / "cache", server.url("good.tar.gz")
     entry = cache / _sha1(url)

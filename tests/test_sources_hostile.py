@@ -1068,6 +1068,7 @@ def test_concurrent_runs_on_one_cache_download_once(server: Hostile, tmp_path: P
     assert leftovers(cache) == []
 
 
+@pytest.mark.slow  # a child process
 def test_concurrent_processes_on_one_cache(server: Hostile, tmp_path: Path, cache: Path) -> None:
     import sys
 
