@@ -241,10 +241,11 @@ def test_the_default_memory_cap_is_three_quarters_of_the_machine() -> None:
 
 def test_a_cgroup_limit_below_physical_memory_lowers_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     import hubcheck.isolation
+    import hubcheck.limits
 
-    monkeypatch.setattr(hubcheck.isolation, "_cgroup_memory_limit", lambda: 2 << 30)
+    monkeypatch.setattr(hubcheck.limits, "_cgroup_memory_limit", lambda: 2 << 30)
     assert hubcheck.isolation.default_memory_cap() == int((2 << 30) * 0.75)
-    monkeypatch.setattr(hubcheck.isolation, "_cgroup_memory_limit", lambda: 1 << 62)
+    monkeypatch.setattr(hubcheck.limits, "_cgroup_memory_limit", lambda: 1 << 62)
     assert hubcheck.isolation.machine_memory_bytes() == _meminfo_total()
 
 
@@ -327,7 +328,7 @@ def _checking_children(parent: int, count: int = 1, deadline_s: float = 90) -> l
                     command = cmdline.read()
             except OSError:
                 continue
-            if int(fields[1]) == parent and b"hubcheck.isolation" in command:
+            if int(fields[1]) == parent and b"hubcheck.child" in command:
                 if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") > 6:
                     busy.append(int(pid))
         if len(busy) >= count:
@@ -426,7 +427,7 @@ def test_a_child_whose_parent_is_already_gone_exits_at_once() -> None:
     read_fd, write_fd = os.pipe()
     try:
         not_my_parent = 1
-        done = subprocess.run([sys.executable, "-m", "hubcheck.isolation", str(write_fd), str(not_my_parent), "0"],
+        done = subprocess.run([sys.executable, "-m", "hubcheck.child", str(write_fd), str(not_my_parent), "0"],
                               pass_fds=(write_fd,), input=b"", timeout=30, capture_output=True)
     finally:
         os.close(read_fd)

@@ -248,10 +248,10 @@ def expanding_tensor(message: Any) -> str | None:
             if elements * 8 - current.ByteSize() > MAX_EXPANSION_BYTES:
                 return f"a tensor declaring {elements} elements while storing {current.ByteSize()} bytes"
             continue
-        for field, value in current.ListFields():
-            if field.type != field.TYPE_MESSAGE:
+        for descriptor, value in current.ListFields():
+            if descriptor.type != descriptor.TYPE_MESSAGE:
                 continue
-            if field.is_repeated:
+            if descriptor.is_repeated:
                 items = value.values() if isinstance(value, Mapping) else value
                 stack.extend(item for item in items if hasattr(item, "DESCRIPTOR"))
             else:
