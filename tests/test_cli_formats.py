@@ -215,6 +215,7 @@ def test_the_configuration_example_in_the_ci_doc_is_valid(tmp_path: Path) -> Non
     assert config.run_options(tmp_path / "models" / "my-model").task is Task.FEATURE_VECTOR
 
 
+@pytest.mark.slow  # runs a child process
 def test_the_gate_script_in_the_ci_doc_gates(fake: FakeRunner, tmp_path: Path) -> None:
     gate = next(block for block in _blocks("python") if block.startswith('"""gate.py'))
     (tmp_path / "gate.py").write_text(gate)

@@ -205,6 +205,7 @@ def test_report_fixture_shares_the_cache_with_the_items(fake: FakeRunner, pytest
     assert fake.calls[1][1].task is Task.CLASSIFICATION
 
 
+@pytest.mark.slow  # runs a child process
 def test_collection_does_not_import_tensorflow(pytester: pytest.Pytester) -> None:
     pytester.mkdir("model")
     pytester.makeconftest(

@@ -201,6 +201,7 @@ def test_tf1_routes_fire_in_plain_tensorflow(hostile: Callable[[str], Built], se
         built.clear()
 
 
+@pytest.mark.slow  # runs a child process
 def test_disk_fill_refused_in_an_isolated_run_too(hostile: Callable[[str], Built], secret: Secret) -> None:
     """The red team filled the disk from the sandboxed child (``isolate=True``, as the CLI runs by default):
     it refuses the same way there."""
@@ -302,6 +303,7 @@ def test_bounded_spec_expand_refused_under_default_options(spec_expand: Path) ->
     assert "load_seconds" not in report.model
 
 
+@pytest.mark.slow  # runs a child process
 def test_bounded_spec_expand_inspect_stays_bounded(spec_expand: Path) -> None:
     """``hubcheck inspect`` (in a child under an address-space cap) finishes with exit 0 or 1, no traceback,
     and a peak RSS growth under 1 GiB (decoding the bounds would take 2 x 1 GiB per trace)."""
