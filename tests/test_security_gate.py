@@ -21,7 +21,6 @@ import json
 import os
 import queue
 import secrets
-import shutil
 import stat
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from red_team import Built, Secret, document, refusal_problems
 
 import hubcheck
 from fixtures.hostile import (
@@ -43,32 +43,9 @@ from fixtures.hostile import (
     build_pb_dev_zero,
     build_pb_fifo,
 )
-from hubcheck.results import Report, Status
+from hubcheck.results import Status
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Secret:
-    text: str
-    file: Path
-
-
-@dataclass(frozen=True)
-class Built:
-    path: Path  # the SavedModel directory
-    drop: Path  # a directory only this model's payload writes into
-
-    @property
-    def marker(self) -> Path:
-        return self.drop / "marker"
-
-    def fired(self) -> list[str]:
-        return sorted(item.name for item in self.drop.iterdir())
-
-    def clear(self) -> None:
-        for item in self.drop.iterdir():
-            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +83,6 @@ def hostile(workspace: Path, secret: Secret) -> Callable[[str], Built]:
     return get
 
 
-def _document(report: Report) -> str:
-    return json.dumps(report.to_json())
-
-
 # -- two assertions per hostile model -------------------------------------------------------------------
 
 
@@ -120,19 +93,7 @@ def test_refused_under_default_options(hostile: Callable[[str], Built], secret: 
     built.clear()
     try:
         report = hubcheck.check(built.path)
-        problems: list[str] = []
-        unsafe = report.result("unsafe-ops")
-        if unsafe.status is not Status.FAIL:
-            problems.append(f"unsafe-ops is {unsafe.status}: {unsafe.message}")
-        load = report.result("load")
-        if load.status is not Status.SKIP or load.details.get("blocked_by") != "unsafe-ops":
-            problems.append(f"load is {load.status}, not skipped behind unsafe-ops: {load.message}")
-        if "load_seconds" in report.model:
-            problems.append("the model was loaded")
-        if built.fired():
-            problems.append(f"the payload wrote {built.fired()} into its drop directory")
-        if secret.text in _document(report):
-            problems.append("the secret file's line is in the report")
+        problems = refusal_problems(report, built, secret)
         assert not problems, f"{name} ({HOSTILE[name].route}): " + "; ".join(problems)
     finally:
         built.clear()
@@ -153,7 +114,7 @@ def test_payload_fires_when_allowed(hostile: Callable[[str], Built], secret: Sec
         if model.proof is Proof.MARKER:
             assert built.fired(), f"{name}: nothing written into {built.drop}; {statuses}"
         else:
-            assert secret.text in _document(report), f"{name}: the secret is not in the report; {statuses}"
+            assert secret.text in document(report), f"{name}: the secret is not in the report; {statuses}"
     finally:
         built.clear()
 
@@ -170,7 +131,7 @@ def test_refused_in_an_isolated_run_too(hostile: Callable[[str], Built], secret:
         assert unsafe.status is Status.FAIL, unsafe.message
         assert load.status is Status.SKIP and load.details.get("blocked_by") == "unsafe-ops", load.message
         assert not built.fired()
-        assert secret.text not in _document(report)
+        assert secret.text not in document(report)
     finally:
         built.clear()
 

@@ -27,16 +27,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from red_team import Built, Secret, document, refusal_problems
 from click.testing import CliRunner
 
 import hubcheck
@@ -57,29 +56,6 @@ from hubcheck.results import Report, Status
 
 REPO = Path(__file__).resolve().parent.parent
 TF1_ROUTES = sorted(name for name, route in ROUND2.items() if route.tf1_tags)
-
-
-@dataclass(frozen=True)
-class Secret:
-    text: str
-    file: Path
-
-
-@dataclass(frozen=True)
-class Built:
-    path: Path  # the SavedModel directory
-    drop: Path  # a directory only this model's payload writes into (and the working directory while checking)
-
-    @property
-    def marker(self) -> Path:
-        return self.drop / "marker"
-
-    def fired(self) -> list[str]:
-        return sorted(item.name for item in self.drop.iterdir())
-
-    def clear(self) -> None:
-        for item in self.drop.iterdir():
-            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +94,6 @@ def hostile(workspace: Path, secret: Secret) -> Callable[[str], Built]:
     return get
 
 
-def _document(report: Report) -> str:
-    return json.dumps(report.to_json())
-
-
 # -- two assertions per route ------------------------------------------------------------------------
 
 
@@ -134,19 +106,7 @@ def test_refused_under_default_options(hostile: Callable[[str], Built], secret: 
     monkeypatch.chdir(built.drop)  # disk_fill's relative prefix would land here
     try:
         report = hubcheck.check(built.path)
-        problems: list[str] = []
-        unsafe = report.result("unsafe-ops")
-        if unsafe.status is not Status.FAIL:
-            problems.append(f"unsafe-ops is {unsafe.status}: {unsafe.message}")
-        load = report.result("load")
-        if load.status is not Status.SKIP or load.details.get("blocked_by") != "unsafe-ops":
-            problems.append(f"load is {load.status}, not skipped behind unsafe-ops: {load.message}")
-        if "load_seconds" in report.model:
-            problems.append("the model was loaded")
-        if built.fired():
-            problems.append(f"the payload wrote {built.fired()} into its drop directory")
-        if secret.text in _document(report):
-            problems.append("the secret file's line is in the report")
+        problems = refusal_problems(report, built, secret)
         assert not problems, f"{name} ({ROUND2[name].route}): " + "; ".join(problems)
     finally:
         built.clear()
@@ -170,7 +130,7 @@ def test_payload_fires_when_allowed(hostile: Callable[[str], Built], secret: Sec
         if route.proof is Proof.MARKER:
             assert built.fired(), f"{name}: nothing written into {built.drop}; {statuses}"
         else:
-            assert secret.text in _document(report), f"{name}: the secret is not in the report; {statuses}"
+            assert secret.text in document(report), f"{name}: the secret is not in the report; {statuses}"
         if name == "disk_fill":
             data = sum(item.stat().st_size for item in built.drop.glob(f"{DISK_FILL_PREFIX}.data-*"))
             assert data >= DISK_FILL_NAMES * DISK_FILL_MIB << 20, (built.fired(), data)
@@ -210,7 +170,7 @@ def test_disk_fill_refused_in_an_isolated_run_too(hostile: Callable[[str], Built
     unsafe, load = report.result("unsafe-ops"), report.result("load")
     assert unsafe.status is Status.FAIL, unsafe.message
     assert load.status is Status.SKIP and load.details.get("blocked_by") == "unsafe-ops", load.message
-    assert secret.text not in _document(report)
+    assert secret.text not in document(report)
 
 
 def test_the_secret_stays_outside_the_models(hostile: Callable[[str], Built], secret: Secret) -> None:
