@@ -96,6 +96,10 @@ class Status(str, enum.Enum):
         return self.value
 
 
+CONSEQUENCE_OF = "consequence_of"
+"""The details key of a failure that follows from another check's failure; its value is that check's id."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a check's ``run`` returns: a verdict, one sentence, and evidence."""
@@ -181,6 +185,22 @@ class Report:
         return counts
 
     @property
+    def root_causes(self) -> list[str]:
+        """The problems to fix first: the ids, in report order, of the checks that fail or error
+        other than as a consequence of another failure.
+
+        A check says that its failure follows from another's with ``details.consequence_of`` (that
+        check's id). The claim counts only when that other check fails or errors in this report too,
+        so a failure whose cause was not selected (``--select``) or did not fail is a root cause.
+        """
+        bad = (Status.FAIL, Status.ERROR)
+        failing = {result.id for result in self.checks if result.status in bad}
+        return [
+            result.id for result in self.checks
+            if result.status in bad and not _is_consequence(result, failing)
+        ]
+
+    @property
     def failed(self) -> bool:
         """True when the model does not conform (warnings count only if strict)."""
         bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if self.strict else set())
@@ -205,7 +225,7 @@ class Report:
             "model": json_clean(dict(self.model)),
             "status": self.status.value,
             "strict": self.strict,
-            "summary": self.summary,
+            "summary": {**self.summary, "root_causes": self.root_causes},
             "checks": [result.to_json() for result in self.checks],
             "duration_s": round(self.duration_s, 6),
         }
@@ -220,6 +240,12 @@ class Report:
             duration_s=float(data.get("duration_s", 0.0)),
             strict=bool(data.get("strict", False)),
         )
+
+
+def _is_consequence(result: CheckResult, failing: set[str]) -> bool:
+    """Whether ``result`` fails only because another check in ``failing`` (not itself) does."""
+    cause = result.details.get(CONSEQUENCE_OF)
+    return isinstance(cause, str) and cause != result.id and cause in failing
 
 
 ProgressCallback = Callable[[str, CheckResult | None], None]

@@ -15,6 +15,7 @@ from hubcheck.reporters import REPORTERS, build_reporter
 from hubcheck.reporters.github import GithubReporter, escape_data, escape_property
 from hubcheck.reporters.junit import JunitReporter
 from hubcheck.reporters.markdown import MarkdownReporter
+from hubcheck.reporters.table import TableReporter
 from hubcheck.results import CheckResult, Report, Status
 
 NASTY = 'got <float16> & "int8" | 100% wrong: a, b\nsecond line `code` \x1b[31m'
@@ -220,6 +221,57 @@ def test_github_file_is_the_model_path_inside_the_workspace(
 
 
 # -- json ---------------------------------------------------------------------------------------
+
+
+def consequence_report() -> Report:
+    """batch-size fails; batch-independence and keras-layer fail only because of it."""
+    report = make_report(**{"load": Status.PASS, "batch-size": Status.FAIL, "batch-independence": Status.FAIL,
+                            "keras-layer": Status.ERROR, "logits": Status.SKIP})
+    checks = tuple(
+        CheckResult(c.id, c.title, c.status, c.message,
+                    {**c.details, "consequence_of": "batch-size"} if c.id in ("batch-independence", "keras-layer")
+                    else c.details, c.duration_s)
+        for c in report.checks
+    )
+    return Report(report.hubcheck_version, report.environment, report.model, checks, report.duration_s)
+
+
+def test_the_summary_line_names_the_root_causes_to_fix_first() -> None:
+    from hubcheck.reporters.table import summary_line
+
+    report = consequence_report()
+    assert report.root_causes == ["batch-size"]
+    assert summary_line(report) == "FAIL: models/net: 1 pass, 1 skip, 2 fail, 1 error (fix first: batch-size) in 1.5s"
+    assert summary_line(make_report()) == (
+        "FAIL: models/net: 1 pass, 1 warn, 1 skip, 1 fail, 1 error (fix first: output-dtype, deterministic) in 1.5s")
+    passing = make_report(load=Status.PASS, logits=Status.WARN)
+    assert summary_line(passing) == "PASS: models/net: 1 pass, 1 warn in 1.5s"
+    table = TableReporter().render([report])
+    assert table.splitlines()[-1] == summary_line(report)  # one line, however long
+
+
+def test_every_format_names_the_root_causes() -> None:
+    report = consequence_report()
+    document = json.loads(build_reporter("json").render([report]))
+    assert document["summary"]["root_causes"] == ["batch-size"]
+    assert document["status"] == "fail"  # the verdict (and the exit code) do not change
+    markdown = MarkdownReporter().render([report])
+    assert "fix first: `batch-size`" in markdown
+    overview = MarkdownReporter().render([report, make_report("models/b")])
+    assert ("| `batch-size`, `batch-independence` (follows from `batch-size`), "
+            "`keras-layer` (follows from `batch-size`) |") in overview
+    assert "fix first:" not in MarkdownReporter().render([make_report(load=Status.PASS)])
+    suite = ET.fromstring(JunitReporter().render([report])).find("testsuite")
+    assert suite is not None
+    assert {p.get("name"): p.get("value") for p in suite.iter("property")}["root_causes"] == "batch-size"
+    assert suite.get("failures") == "2" and suite.get("errors") == "1"
+    github = GithubReporter(workspace=Path("/nowhere")).render([report]).splitlines()
+    assert [line.split("::")[1] for line in github if line.startswith("::")] == [
+        "error title=hubcheck batch-size%3A Title of batch-size",
+        "error title=hubcheck batch-independence%3A Title of batch-independence (a consequence of batch-size)",
+        "error title=hubcheck keras-layer%3A Title of keras-layer (a consequence of batch-size)",
+    ]
+    assert "(fix first: batch-size)" in github[-1]
 
 
 def test_json_round_trips_and_combines_several_models() -> None:

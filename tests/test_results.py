@@ -21,9 +21,12 @@ details = st.dictionaries(st.text(min_size=1, max_size=10), json_scalars | st.li
 @st.composite
 def reports(draw: st.DrawFn) -> Report:
     ids = draw(st.lists(check_ids, unique=True, max_size=8))
+    # Some failures name another check (or one not in the report) as their cause.
+    causes = st.none() | st.sampled_from(ids) | check_ids if ids else st.none()
     checks = tuple(
         CheckResult(id=i, title=draw(st.text(min_size=1, max_size=30)), status=draw(statuses),
-                    message=draw(st.text(max_size=80)), details=draw(details),
+                    message=draw(st.text(max_size=80)),
+                    details={**draw(details), **({"consequence_of": cause} if (cause := draw(causes)) else {})},
                     duration_s=draw(st.floats(0, 100)))
         for i in ids
     )
@@ -42,6 +45,21 @@ def test_json_round_trip_preserves_the_report(report: Report) -> None:
     document = json.loads(json.dumps(report.to_json()))
     again = Report.from_json(document)
     assert again.to_json() == report.to_json()
+
+
+@given(report=reports())
+def test_root_causes_are_the_failures_not_explained_by_another(report: Report) -> None:
+    failing = [r.id for r in report.checks if r.status in (Status.FAIL, Status.ERROR)]
+    causes = report.root_causes
+    assert causes == [i for i in failing if i in causes]  # failures only, in report order
+    assert report.to_json()["summary"]["root_causes"] == causes
+    for result in report.checks:
+        if result.id in failing and result.id not in causes:
+            assert result.details["consequence_of"] in failing
+            assert result.details["consequence_of"] != result.id
+    # the exit code does not care: a consequence fails the run as before
+    warned = report.strict and any(r.status is Status.WARN for r in report.checks)
+    assert report.failed == (bool(failing) or warned)
 
 
 @given(report=reports())
@@ -64,6 +82,35 @@ def test_summary_counts_every_status() -> None:
     checks = tuple(CheckResult(f"c{i}", "t", s, "m") for i, s in enumerate([Status.PASS, Status.PASS, Status.SKIP]))
     report = Report("0", {}, {"path": "p", "format": "tf2-saved-model"}, checks)
     assert report.summary == {"pass": 2, "warn": 0, "skip": 1, "fail": 0, "error": 0}
+
+
+def test_root_causes_leave_out_the_consequences_of_other_failures() -> None:
+    checks = (
+        CheckResult("load", "t", Status.PASS, "m"),
+        CheckResult("batch-size", "t", Status.FAIL, "m"),
+        CheckResult("output-dtype", "t", Status.ERROR, "m"),
+        CheckResult("batch-independence", "t", Status.FAIL, "m", {"consequence_of": "batch-size"}),
+        # its cause did not fail here (not selected, say): a root cause after all
+        CheckResult("keras-layer", "t", Status.FAIL, "m", {"consequence_of": "input-dtype"}),
+        CheckResult("logits", "t", Status.WARN, "m"),
+        CheckResult("deterministic", "t", Status.SKIP, "m", {"blocked_by": "batch-size"}),
+    )
+    report = Report("0", {}, {"path": "p", "format": "tf2-saved-model"}, checks, strict=True)
+    assert report.root_causes == ["batch-size", "output-dtype", "keras-layer"]
+    document = json.loads(json.dumps(report.to_json()))
+    assert document["summary"] == {"pass": 1, "warn": 1, "skip": 1, "fail": 3, "error": 1,
+                                   "root_causes": ["batch-size", "output-dtype", "keras-layer"]}
+    assert Report.from_json(document).root_causes == report.root_causes
+    assert Report("0", {}, {"path": "p", "format": "tf2-saved-model"}, checks[:1]).to_json()["summary"][
+        "root_causes"] == []
+
+
+def test_an_old_report_without_root_causes_reads_back_with_them() -> None:
+    report = Report("0", {}, {"path": "p", "format": "tf2-saved-model"},
+                    (CheckResult("load", "t", Status.FAIL, "m"),))
+    document = report.to_json()
+    del document["summary"]["root_causes"]
+    assert Report.from_json(document).to_json()["summary"]["root_causes"] == ["load"]
 
 
 def test_non_finite_details_become_strict_json() -> None:

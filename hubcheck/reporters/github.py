@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from hubcheck.results import Report, Status
+from hubcheck.results import CONSEQUENCE_OF, Report, Status
 
 
 def escape_data(text: str) -> str:
@@ -42,6 +42,7 @@ class GithubReporter:
         lines: list[str] = []
         for report in reports:
             file = self.annotation_file(str(report.model.get("path", "")))
+            causes = report.root_causes
             for result in report.checks:
                 if result.status in (Status.FAIL, Status.ERROR) or (result.status is Status.WARN and report.strict):
                     level = "error"
@@ -50,6 +51,9 @@ class GithubReporter:
                 else:
                     continue
                 title = f"hubcheck {result.id}: {result.title}"
+                cause = result.details.get(CONSEQUENCE_OF)
+                if result.id not in causes and isinstance(cause, str):
+                    title += f" (a consequence of {cause})"
                 lines.append(command(level, result.message, file=file, title=title))
             # A plain log line; it cannot start a command because it starts with "hubcheck".
             lines.append(" ".join(f"hubcheck {summary_line(report)}".splitlines()))

@@ -70,6 +70,7 @@ class JunitReporter:
             "tensorflow": report.environment.get("tensorflow"),
             "format": report.model.get("format"),
             "task": report.model.get("task"),
+            "root_causes": ",".join(report.root_causes) or None,
         }
         for name, value in facts.items():
             if value is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from hubcheck.results import Report, Status
+from hubcheck.results import CONSEQUENCE_OF, Report, Status
 
 ICONS = {
     Status.PASS: "✅",
@@ -46,9 +46,20 @@ def _counts(report: Report) -> str:
 
 
 def _problems(report: Report) -> str:
-    """The checks that make the report fail, as code spans; an em dash when none does."""
+    """The checks that make the report fail, as code spans, each consequence of another failure saying
+    which (see :attr:`Report.root_causes`); an em dash when none fails."""
     bad = {Status.FAIL, Status.ERROR} | ({Status.WARN} if report.strict else set())
-    return ", ".join(code(result.id) for result in report.checks if result.status in bad) or "—"
+    causes = set(report.root_causes)
+    names = []
+    for result in report.checks:
+        if result.status not in bad:
+            continue
+        cause = result.details.get(CONSEQUENCE_OF)
+        if result.status is not Status.WARN and result.id not in causes and isinstance(cause, str):
+            names.append(f"{code(result.id)} (follows from {code(cause)})")
+        else:
+            names.append(code(result.id))
+    return ", ".join(names) or "—"
 
 
 class MarkdownReporter:
@@ -73,6 +84,8 @@ class MarkdownReporter:
         model = report.model
         lines = [f"{level} hubcheck {_verdict(report)}: {code(str(model.get('path', '?')))}", ""]
         facts = [f"**{_counts(report)}** in {report.duration_s:.1f} s"]
+        if report.root_causes:
+            facts.append("fix first: " + ", ".join(code(check_id) for check_id in report.root_causes))
         if model.get("task"):
             facts.append(f"task: {code(str(model['task']))}")
         if model.get("input_sizes"):

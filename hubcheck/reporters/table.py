@@ -22,10 +22,13 @@ STYLES = {
 
 
 def summary_line(report: Report) -> str:
+    """One line: the verdict, the counts, the problems to fix first (the root causes), the time."""
     counts = ", ".join(f"{n} {status}" for status, n in report.summary.items() if n)
     verdict = "FAIL" if report.failed else "PASS"
+    causes = report.root_causes
+    first = f" (fix first: {', '.join(causes)})" if causes else ""
     strict = " (strict: warnings fail)" if report.strict else ""
-    return f"{verdict}: {report.model.get('path', '?')}: {counts} in {report.duration_s:.1f}s{strict}"
+    return f"{verdict}: {report.model.get('path', '?')}: {counts}{first} in {report.duration_s:.1f}s{strict}"
 
 
 class TableReporter:
@@ -63,4 +66,4 @@ class TableReporter:
             table.add_row(result.id, Text(result.status.value, style=STYLES[result.status]), Text(result.message))
         console.print(table)
         verdict_style = "bold red" if report.failed else "bold green"
-        console.print(Text(summary_line(report), style=verdict_style))
+        console.print(Text(summary_line(report), style=verdict_style), soft_wrap=True)  # one line, to grep
