@@ -31,7 +31,7 @@ import click
 
 from hubcheck.catalog import CatalogEntry, CatalogError, Shard, entries_from_args, read_catalog
 from hubcheck.config import Config, ConfigError, Settings, load_config
-from hubcheck.exitcodes import Crash, exit_code
+from hubcheck.exitcodes import Crash, Outcome, exit_code
 from hubcheck.isolation import DEFAULT_TIMEOUT_S, MEMORY_SHARE, Limits, Stopped, children_die_with_us, parse_memory_cap
 from hubcheck.options import RunOptions, Task, Tolerances, parse_tolerance
 from hubcheck.pool import Job, ModelCrash, check_all, default_jobs
@@ -282,10 +282,10 @@ class HubcheckGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT...")
+        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT... | doc PATH")
 
     def invoke(self, ctx: click.Context) -> Any:
-        reports: Sequence[Report] = ()
+        reports: Sequence[Outcome] = ()
         error: BaseException | None = None
         try:
             # SIGINT, SIGTERM or SIGHUP kill every checking child at once and raise Stopped.
@@ -531,9 +531,11 @@ def build_merged(args: MergeArgs) -> list[Report]:
     return [report for report, _ in merged]
 
 
+from hubcheck.doc_cli import doc_command  # noqa: E402
 from hubcheck.inspect_cli import inspect_command  # noqa: E402
 
 main.add_command(inspect_command)
+main.add_command(doc_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import Protocol
 
 from hubcheck.results import Report
 
-__all__ = ["Crash", "ExitCode", "exit_code", "exit_code_for"]
+__all__ = ["Crash", "ExitCode", "Outcome", "exit_code", "exit_code_for"]
 
 
 class ExitCode(enum.IntEnum):
@@ -37,15 +38,23 @@ class Crash(Exception):
         self.details = details
 
 
-def exit_code_for(reports: Iterable[Report]) -> ExitCode:
+class Outcome(Protocol):
+    """What a command made: a :class:`~hubcheck.results.Report`, or another result that says whether it
+    failed (``hubcheck doc``'s :class:`hubcheck.doc_cli.DocReport`: a lint finding)."""
+
+    @property
+    def failed(self) -> bool: ...
+
+
+def exit_code_for(reports: Iterable[Outcome]) -> ExitCode:
     """The worst outcome: a model that could not be fetched, then one that does not conform."""
     reports = list(reports)
-    if any(report.model.get("fetch_error") for report in reports):
+    if any(isinstance(report, Report) and report.model.get("fetch_error") for report in reports):
         return ExitCode.FETCH
     return ExitCode.NONCONFORMANT if any(report.failed for report in reports) else ExitCode.OK
 
 
-def exit_code(reports: Iterable[Report] = (), error: BaseException | None = None) -> int:
+def exit_code(reports: Iterable[Outcome] = (), error: BaseException | None = None) -> int:
     """The exit code of a command that made ``reports`` and, unless it ran to its end, was stopped by ``error``.
 
     - no error: the worst report (:func:`exit_code_for`): 0, 1, or 4 when a model of a catalog could not
