@@ -150,9 +150,11 @@ _RESIZE = re.compile(r"(?:resiz\w*|target_size|image_size|img_size|input_size|cr
                      r"[\[(]\s*(\d{2,4})\s*,\s*(\d{2,4})\s*[\])]", re.I)
 _NOT_INPUT_SIZE = re.compile(r"(patch\w*|kernel|filter|stride|grid|feature maps?|window|anchors?|tiles?)\W+"
                              r"(?:\w+\W+){0,3}$", re.I)
+_NOT_INPUT_SIZE_AFTER = re.compile(r"^\W*(?:pixels?\W+)?(?:\w+\W+)?(grids?|patch\w*|kernels?|filters?|windows?|tokens?|"
+                                   r"feature maps?|tiles?|anchors?|blocks?|cells?)\b", re.I)
 _FLEXIBLE = re.compile(r"by default|other (?:input )?(?:sizes|resolutions)|any (?:input )?(?:size|resolution)|"
                        r"arbitrary|variable|flexible|dynamic|not fixed|different (?:sizes|resolutions)", re.I)
-_SIZE_CONTEXT = re.compile(r"\b(size|sized|resolution|resized?|resizing|height|width|pixels?|dimensions?|shape)\b",
+_SIZE_CONTEXT = re.compile(r"\b(size|sizes|sized|resolution|resized?|resizing|height|width|pixels?|dimensions?|shape)\b",
                            re.I)
 _CHANNELS_FIRST_TEXT = re.compile(r"channels[_ -]first|\bNCHW\b", re.I)
 _NOT_CHANNELS_FIRST = re.compile(r"rewrit\w*|optimi[sz]\w*|internally|instead of|rather than|\bnot\b", re.I)
@@ -166,6 +168,7 @@ def _input_sizes(units_: list[Unit], evidence: dict[str, str]) -> DocInputSize |
         for match in _SHAPE_3HW.finditer(plain):
             if not _about_output(plain) or unit.code:
                 evidence.setdefault(CHANNELS_FIRST, unit.evidence)
+                candidates.append(Candidate(2, (int(match[1]), int(match[2]), False), unit))
         if not unit.code and _CHANNELS_FIRST_TEXT.search(plain) and not _NOT_CHANNELS_FIRST.search(plain):
             evidence.setdefault(CHANNELS_FIRST, unit.evidence)
         if _about_output(plain):
@@ -179,7 +182,7 @@ def _input_sizes(units_: list[Unit], evidence: dict[str, str]) -> DocInputSize |
         if not (_IMAGE_WORDS.search(plain) or _INPUT_WORDS.search(plain)) or not _SIZE_CONTEXT.search(plain):
             continue
         for match in _SIZE.finditer(plain):
-            if _NOT_INPUT_SIZE.search(plain[: match.start()]):
+            if _NOT_INPUT_SIZE.search(plain[: match.start()]) or _NOT_INPUT_SIZE_AFTER.search(plain[match.end():]):
                 continue
             fixed = not _FLEXIBLE.search(plain)
             candidate = Candidate(3, (int(match[1]), int(match[2]), fixed), unit)
@@ -222,6 +225,8 @@ def _num_outputs(units_: list[Unit], evidence: dict[str, str]) -> int | None:
             candidates.append(Candidate(3, int(match[1]), unit))
         if _SHAPE_CONTEXT.search(plain) and not (_INPUT_WORDS.search(plain) and not _OUTPUT_WORDS.search(plain)):
             for match in _NUM_SHAPE.finditer(plain):
+                if int(match[1]) < 2 or re.search(r"range\W+(?:\w+\W+){0,2}$", plain[: match.start()], re.I):
+                    continue  # [-1, 1] is a range, not [batch, N]
                 candidates.append(Candidate(2, int(match[1]), unit))
         if not unit.code:
             for match in _NUM_WORDS.finditer(plain):
