@@ -12,10 +12,11 @@ Strength, strongest first:
   224x224 resolution") > an input shape ``[batch, 224, 224, 3]`` / ``shape=(224, 224, 3)`` in prose
   or code > a size in a preprocessing call (``tf.image.resize(x, (224, 224))``, ``target_size``);
   ``fixed`` comes from the sentence ("fixed", "must", "only" vs "by default", "other sizes");
-  a size from code alone is never ``fixed``;
+  a size from code alone is never ``fixed``; a size the model resizes to by itself ("internally")
+  is not the input size;
 - output width: ``num_features`` / ``num_classes`` = N > a ``[batch_size, N]`` shape of the output
   ("# Logits with shape [batch_size, 1001]", "an array of size [-1, 1000]") > "1280-dimensional
-  feature vector", "1001 classes";
+  feature vector" > "1001 classes" (often a training head's);
 - value range: a sentence about the input with a range > a range sentence that names neither input
   nor output > preprocessing code (``/ 255``, ``/ 127.5 - 1``); ranges about outputs (output images,
   probabilities, scores, masks) and negated ones ("not [0, 255]") are not the input range;
@@ -152,6 +153,9 @@ _NOT_INPUT_SIZE = re.compile(r"(patch\w*|kernel|filter|stride|grid|feature maps?
                              r"(?:\w+\W+){0,3}$", re.I)
 _NOT_INPUT_SIZE_AFTER = re.compile(r"^\W*(?:pixels?\W+)?(?:\w+\W+)?(grids?|patch\w*|kernels?|filters?|windows?|tokens?|"
                                    r"feature maps?|tiles?|anchors?|blocks?|cells?)\b", re.I)
+_MODEL_RESIZES = re.compile(r"inside the model|within the model|internally|by the model|automatically|"
+                            r"will be resized|gets? resized", re.I)
+"""The model resizes whatever it is given: its size is not the input size."""
 _FLEXIBLE = re.compile(r"by default|other (?:input )?(?:sizes|resolutions)|any (?:input )?(?:size|resolution)|"
                        r"arbitrary|variable|flexible|dynamic|not fixed|different (?:sizes|resolutions)", re.I)
 _SIZE_CONTEXT = re.compile(r"\b(size|sizes|sized|resolution|resized?|resizing|height|width|pixels?|dimensions?|shape)\b",
@@ -179,7 +183,8 @@ def _input_sizes(units_: list[Unit], evidence: dict[str, str]) -> DocInputSize |
             for match in _RESIZE.finditer(plain):
                 candidates.append(Candidate(1, (int(match[1]), int(match[2]), False), unit))
             continue
-        if not (_IMAGE_WORDS.search(plain) or _INPUT_WORDS.search(plain)) or not _SIZE_CONTEXT.search(plain):
+        if not (_IMAGE_WORDS.search(plain) or _INPUT_WORDS.search(plain)) or not _SIZE_CONTEXT.search(plain) \
+                or _MODEL_RESIZES.search(plain):
             continue
         for match in _SIZE.finditer(plain):
             if _NOT_INPUT_SIZE.search(plain[: match.start()]) or _NOT_INPUT_SIZE_AFTER.search(plain[match.end():]):
@@ -211,8 +216,8 @@ _NUM_NAMED = re.compile(r"\b(?:num_features|num_classes|num_logits|feature_dim\w
                         r"number of (?:features|classes|logits|outputs))\b\s*(?:=|:|is|equals|of)\s*(\d+)\b", re.I)
 _NUM_SHAPE = re.compile(r"[\[(]\s*(?:batch_size|batch|-1|None|n|b|\?)\s*,\s*(\d+)\s*[\])]", re.I)
 _NUM_WORDS = re.compile(r"\b(\d+)[- ]dim(?:ensional)?\b|\b(?:feature vectors?|embeddings?|outputs?) of "
-                        r"(?:size|dimension|dimensionality|length|width) (\d+)\b|\b(\d+) (?:classes|logits|labels)\b",
-                        re.I)
+                        r"(?:size|dimension|dimensionality|length|width) (\d+)\b", re.I)
+_NUM_CLASSES = re.compile(r"(?<![\d,])(\d{1,3}(?:,\d{3})+|\d+) (?:classes|logits|labels)\b", re.I)
 _SHAPE_CONTEXT = re.compile(r"\b(logits?|features?|outputs?|returns?|shape|array|vectors?|embeddings?|predictions?)\b",
                             re.I)
 
@@ -222,16 +227,18 @@ def _num_outputs(units_: list[Unit], evidence: dict[str, str]) -> int | None:
     for unit in units_:
         plain = unit.plain
         for match in _NUM_NAMED.finditer(plain):
-            candidates.append(Candidate(3, int(match[1]), unit))
+            candidates.append(Candidate(4, int(match[1]), unit))
         if _SHAPE_CONTEXT.search(plain) and not (_INPUT_WORDS.search(plain) and not _OUTPUT_WORDS.search(plain)):
             for match in _NUM_SHAPE.finditer(plain):
                 if int(match[1]) < 2 or re.search(r"range\W+(?:\w+\W+){0,2}$", plain[: match.start()], re.I):
                     continue  # [-1, 1] is a range, not [batch, N]
-                candidates.append(Candidate(2, int(match[1]), unit))
+                candidates.append(Candidate(3, int(match[1]), unit))
         if not unit.code:
             for match in _NUM_WORDS.finditer(plain):
                 number = next(group for group in match.groups() if group)
-                candidates.append(Candidate(1, int(number), unit))
+                candidates.append(Candidate(2, int(number), unit))
+            for match in _NUM_CLASSES.finditer(plain):  # often the classes of a training head, not the output
+                candidates.append(Candidate(1, int(match[1].replace(",", "")), unit))
     value = _pick([c for c in candidates if isinstance(c.value, int) and c.value > 0], "num_outputs", evidence)
     return value if isinstance(value, int) else None
 
