@@ -7,6 +7,10 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hubcheck.documentation import DocFacts
 
 
 class Task(str, enum.Enum):
@@ -87,6 +91,7 @@ class RunOptions:
     tolerances: Tolerances = Tolerances()
     allow_unsafe_ops: bool = False  # load and call a model even when the unsafe-ops check fails
     debug: bool = False  # a check that raises keeps its traceback in details["traceback"]
+    documentation: DocFacts | None = None  # the model's documentation (--doc), which the doc-* checks compare
 
     def wants(self, check_id: str) -> bool:
         if self.select and check_id not in self.select:

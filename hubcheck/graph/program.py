@@ -362,16 +362,32 @@ class Program:
         return node.function
 
     @cached_property
-    def call_argument_names(self) -> list[str]:
+    def _call_argspec(self) -> Any | None:
         function = self.call_function
         if function is None or not function.HasField("function_spec"):
-            return []
+            return None
+        if expanding_tensor(function.function_spec) is not None:
+            return None
         try:
-            spec = decode_structure(function.function_spec.fullargspec)
+            return decode_structure(function.function_spec.fullargspec)
         except Exception:  # noqa: BLE001 - an undecodable spec just has no names
-            return []
+            return None
+
+    @cached_property
+    def call_argument_names(self) -> list[str]:
+        spec = self._call_argspec
         names = [name for name in (getattr(spec, "args", None) or []) if name != "self"]
         return names + list(getattr(spec, "kwonlyargs", None) or [])
+
+    @cached_property
+    def call_argument_defaults(self) -> dict[str, JSONValue]:
+        """``__call__``'s arguments that have a Python default, with it (as the saved argspec records)."""
+        spec = self._call_argspec
+        args = [name for name in (getattr(spec, "args", None) or []) if name != "self"]
+        defaults = list(getattr(spec, "defaults", None) or [])
+        found = {name: _plain(value) for name, value in zip(args[len(args) - len(defaults):], defaults)}
+        found.update({name: _plain(value) for name, value in (getattr(spec, "kwonlydefaults", None) or {}).items()})
+        return found
 
     @cached_property
     def traces(self) -> list[Trace]:
