@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubcheck.options import RunOptions, Task
-from hubcheck.plan import FULL_BATCH, ProbePlan, TracedInput
+from hubcheck.plan import ProbePlan, TracedInput
 from hubcheck.probe import ModelProbe, ProbeCall
 from hubcheck.results import CheckResult, JSONValue
 from hubcheck.session import ModelSession, ModelUnavailable
@@ -46,7 +46,7 @@ class Engine:
     def task(self) -> tuple[Task, str]:
         def output() -> ProbeCall | None:
             try:
-                return self.probe.call(FULL_BATCH)
+                return self.probe.call(self.plan.full_batch)
             except ModelUnavailable:
                 return None
 

@@ -39,6 +39,8 @@ def model_facts(engine: Engine) -> dict[str, JSONValue]:
     plan = engine.plan
     facts["input_sizes"] = [list(size) for size in plan.input_sizes]
     facts["input_sizes_source"] = plan.input_sizes_source
+    facts["batch_sizes"] = plan.batch_sizes
+    facts["batch_sizes_source"] = plan.batch_sizes_source
     if "task" in engine.__dict__ or engine.options.task is not Task.AUTO:
         task, reason = engine.task
         facts["task"], facts["task_reason"] = task.value, reason

@@ -45,6 +45,11 @@ def make_image(index: int, height: int, width: int) -> np.ndarray:
     return _natural(rng, height, width)
 
 
-def make_batch(batch: int, height: int, width: int) -> np.ndarray:
-    """A float32 ``[batch, height, width, 3]`` array of probe images."""
-    return np.stack([make_image(i, height, width) for i in range(batch)])
+def make_batch(batch: int, height: int, width: int, offset: int = 0) -> np.ndarray:
+    """A float32 ``[batch, height, width, 3]`` array of probe images ``offset`` .. ``offset + batch - 1``.
+
+    An offset continues the sequence in another batch of the same shape: with a batch size the
+    model fixes below 4, batches at offsets 0, batch, 2 * batch, ... hold every kind between them,
+    and image ``i`` sits at another position, among other companions, in the batch at offset 1.
+    """
+    return np.stack([make_image(offset + i, height, width) for i in range(batch)])

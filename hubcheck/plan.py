@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from hubcheck.images import KINDS
 from hubcheck.options import DEFAULT_INPUT_SIZES, InputSize, RunOptions
 from hubcheck.probe import ProbeKey
 from hubcheck.tensors import TensorInfo
 
-# Batch sizes probed: 1 (the edge case) and 5 (odd, and holds one image of each kind; see
-# hubcheck.images) at the first input size, 2 at each further size.
+# Batch sizes probed when the traces accept any batch: 1 (the edge case) and 5 (odd, and holds
+# one image of each kind; see hubcheck.images) at the first input size, 2 at each further size.
+# When the traces fix the batch size, every call uses the traced batch instead (ProbePlan.full_batch).
 SMALL_BATCH = 2
 FULL_BATCH = 5
 
@@ -64,6 +66,58 @@ class ProbePlan:
         return sizes
 
     @cached_property
+    def traced_batch(self) -> int | None:
+        """The batch size the float32 traces fix, or None when any of them accepts any batch.
+
+        With several fixed batch sizes (e.g. ``[1, ...]`` and ``[8, ...]``) the largest is used:
+        it holds the most probe images.
+        """
+        batches: list[int] = []
+        for trace in self.traces:
+            if not trace.image or trace.image.dtype != "float32":
+                continue
+            shape = trace.image.shape
+            if not shape or shape[0] is None:
+                return None
+            batches.append(shape[0])
+        return max(batches) if batches else None
+
+    @property
+    def full_batch(self) -> int:
+        """The batch of the main inference calls: 5 (one image of each kind), or the traced batch."""
+        return self.traced_batch or FULL_BATCH
+
+    @property
+    def small_batch(self) -> int:
+        """The batch of the calls at further sizes and in training mode: 2, or the traced batch."""
+        return self.traced_batch or SMALL_BATCH
+
+    @property
+    def single_batch(self) -> int:
+        """The batch of the first call: 1, or the traced batch."""
+        return self.traced_batch or 1
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Every batch size the plan calls the model with."""
+        return sorted({self.single_batch, self.small_batch, self.full_batch})
+
+    @property
+    def batch_sizes_source(self) -> str:
+        if self.traced_batch is None:
+            return "any batch: 1 (the edge case), 2 (at further sizes and in training mode) and 5 (one image of each kind)"
+        return (f"traced: the __call__ traces fix the batch size to {self.traced_batch}, so every call uses it "
+                "(batch-size judges the fixed batch)")
+
+    def kind_offsets(self) -> list[int]:
+        """Where batches of ``full_batch`` images start so that together they hold every kind of probe image.
+
+        One batch when it holds all kinds (``full_batch`` >= 4); with a fixed batch of 1, 2 or 3,
+        further batches of the same shape continue the sequence of images (see hubcheck.images).
+        """
+        return list(range(0, len(KINDS), self.full_batch))
+
+    @cached_property
     def _sizes_and_source(self) -> tuple[list[InputSize], str]:
         if self.traced_sizes:
             note = ""
@@ -100,19 +154,23 @@ class ProbePlan:
 
     def batch_probes(self) -> list[tuple[int, InputSize]]:
         """The (batch, size) calls of the batch-size check: 1 and 5 at the first size, 2 at the
-        second size if there is one (a shape output-size-constant needs anyway), else at the first."""
+        second size if there is one (a shape output-size-constant needs anyway), else at the first.
+        With a traced batch, the traced batch at each size (the one batch the model accepts)."""
+        if self.traced_batch is not None:
+            return [(self.traced_batch, size) for size in self.input_sizes]
         second = self.input_sizes[1] if len(self.input_sizes) > 1 else self.primary_size
         return [(1, self.primary_size), (SMALL_BATCH, second), (FULL_BATCH, self.primary_size)]
 
-    def key(self, batch: int, size: InputSize | None = None, training: bool | None = None, repeat: int = 0) -> ProbeKey:
+    def key(self, batch: int, size: InputSize | None = None, training: bool | None = None, repeat: int = 0,
+            offset: int = 0) -> ProbeKey:
         height, width = size or self.primary_size
-        return ProbeKey(batch, height, width, training, repeat)
+        return ProbeKey(batch, height, width, training, repeat, offset)
 
     @property
     def gradient_key(self) -> ProbeKey:
         """The training-mode call that gradient-flow differentiates and the fine-tuning step reuses."""
         height, width = self.training_size
-        return ProbeKey(SMALL_BATCH, height, width, True if self.has_training_argument else None)
+        return ProbeKey(self.small_batch, height, width, True if self.has_training_argument else None)
 
 
 __all__ = ["FULL_BATCH", "ProbePlan", "SMALL_BATCH", "TracedInput"]

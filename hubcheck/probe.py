@@ -33,11 +33,13 @@ class ProbeKey:
     width: int
     training: bool | None = None  # None: the argument is not passed
     repeat: int = 0
+    offset: int = 0  # the batch holds probe images offset .. offset + batch - 1 (see hubcheck.images)
 
     def describe(self) -> str:
         mode = "" if self.training is None else f", training={self.training}"
         again = f", run {self.repeat + 1}" if self.repeat else ""
-        return f"[{self.batch},{self.height},{self.width},3]{mode}{again}"
+        images = f", images {self.offset}-{self.offset + self.batch - 1}" if self.offset else ""
+        return f"[{self.batch},{self.height},{self.width},3]{mode}{again}{images}"
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Probe:
         return [self._calls[key] for key in sorted(self._calls, key=_sort_key)]
 
     def images(self, key: ProbeKey) -> np.ndarray:
-        return make_batch(key.batch, key.height, key.width)
+        return make_batch(key.batch, key.height, key.width, key.offset)
 
     def _invoke(self, key: ProbeKey, under_tape: bool = False) -> Any:
         from hubcheck.tfimport import tensorflow
@@ -210,7 +212,7 @@ class Probe:
 
 def _sort_key(key: ProbeKey) -> tuple[Any, ...]:
     training_rank = {None: 0, False: 1, True: 2}[key.training]
-    return (key.height, key.width, training_rank, key.batch, key.repeat)
+    return (key.height, key.width, training_rank, key.batch, key.offset, key.repeat)
 
 
 class ModelProbe:
@@ -247,24 +249,28 @@ class ModelProbe:
         return self._probe.calls if self._probe is not None else []
 
     def images(self, key: ProbeKey) -> np.ndarray:
-        return make_batch(key.batch, key.height, key.width)
+        return make_batch(key.batch, key.height, key.width, key.offset)
 
     def call(self, batch: int, size: tuple[int, int] | None = None, training: bool | None = None,
-             repeat: int = 0) -> ProbeCall:
-        key = self._plan().key(batch, size, training, repeat)
+             repeat: int = 0, offset: int = 0) -> ProbeCall:
+        key = self._plan().key(batch, size, training, repeat, offset)
         memo = self._memo()
         if key == self._plan().gradient_key and self._wants_gradients():
             self.gradients()  # the forward pass under the tape doubles as this call
         return memo.call(key)
 
     def tensor(self, batch: int, size: tuple[int, int] | None = None, training: bool | None = None,
-               repeat: int = 0) -> np.ndarray:
-        """The output array of a call that earlier checks established works; raise if it does not."""
+               repeat: int = 0, offset: int = 0) -> np.ndarray:
+        """The output array of a call that earlier checks established works; raise if it does not.
+
+        A call at another batch than the plan's first call is blamed on ``batch-size``.
+        """
         from hubcheck.session import ModelUnavailable
 
-        result = self.call(batch, size, training, repeat)
+        result = self.call(batch, size, training, repeat, offset)
         if not result.ok:
-            raise ModelUnavailable(f"the call {result.key.describe()} raised {result.error}", "output-single-tensor")
+            blamed = "output-single-tensor" if batch == self._plan().single_batch else "batch-size"
+            raise ModelUnavailable(f"the call {result.key.describe()} raised {result.error}", blamed)
         if not result.is_tensor or result.value is None:
             raise ModelUnavailable(f"the call returned {result.structure}", "output-single-tensor")
         return result.value

@@ -20,22 +20,9 @@ from hubcheck.results import Report, Status
 
 BAD = (Status.FAIL, Status.ERROR)
 
-_FIXED_BATCH = ("the probe calls a batch the traces do not accept, so output-single-tensor fails (and blocks "
-                "the rest) along with batch-size")
-_NOISE = ("the noise spoils every comparison of two calls: training-argument (default vs training=False) and "
-          "keras-layer (hub.KerasLayer vs obj) fail along with deterministic")
-
-# fixture -> the checks that still fail along with its one broken rule, and why.
-CASCADES: dict[str, str] = {
-    "fixed_batch_8": _FIXED_BATCH,
-    "fixed_batch_4x96": _FIXED_BATCH,
-    "squeezed_batch_1": "batch-independence compares the [N] output of one image with rows of [5, N] and fails "
-                        "along with output-shape",
-    "random_inference": "the noise spoils the comparisons of batch-independence and keras-layer, which fail along "
-                        "with deterministic",
-    "noisy_inference_large": _NOISE,
-    "noisy_inference_small": _NOISE,
-}
+# fixture -> the checks that still fail along with its one broken rule, and why. None since the probe
+# calls what the traces accept and comparisons of two calls allow for the model's own noise.
+CASCADES: dict[str, str] = {}
 
 # fixture -> why its root causes are not yet just the broken rule: the checks that cascade (above) do
 # not say that they fail as a consequence (details.consequence_of).

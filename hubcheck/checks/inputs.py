@@ -97,7 +97,9 @@ class BatchSizeCheck(Check):
     """Any batch size works: the traced batch dimension is unknown and calls with several sizes succeed.
 
     Fails when a float32 trace fixes the batch dimension (e.g. ``[1, 224, 224, 3]``)
-    or a call with batch size 1, 2 or 5 raises.
+    or a call with batch size 1, 2 or 5 raises. When the traces fix the batch,
+    the other checks probe the model at that batch and are judged as usual;
+    the report's ``batch_sizes_source`` says so.
 
     Fix: trace ``__call__`` with ``None`` as the batch dimension and avoid
     reshapes that hard-code it (use ``tf.shape(images)[0]``).
@@ -122,8 +124,12 @@ class BatchSizeCheck(Check):
         batches = [call.key.batch for call in calls]
         details = {"calls": [call.key.describe() for call in calls], "errors": errors}
         if not free and fixed:
+            listed = "; ".join(f"{key}: {error}" for key, error in errors.items())
+            works = f"calls at the traced batch fail too ({listed})" if errors else (
+                f"the other checks probe at the traced batch of {ctx.plan.full_batch}")
             return Finding.failed(
-                f"The traces fix the batch size ({', '.join(fixed)}); trace __call__ with None as the batch dimension.",
+                f"The traces fix the batch size ({', '.join(fixed)}); trace __call__ with None as the batch dimension. "
+                f"Meanwhile {works}.",
                 fixed_batch_traces=fixed, **details,
             )
         if errors:

@@ -6,21 +6,29 @@ from typing import Any
 
 import numpy as np
 
+from hubcheck.checks.inference import close_allowing_noise, model_noise, noise_note
 from hubcheck.context import CheckContext
-from hubcheck.numeric import allclose, max_abs_difference
-from hubcheck.plan import FULL_BATCH, SMALL_BATCH
+from hubcheck.numeric import max_abs_difference
 from hubcheck.probe import preserved_variables
 from hubcheck.registry import Check
-from hubcheck.results import Finding, JSONValue, one_line
+from hubcheck.results import Finding, JSONValue, Status, one_line
 
 
 class KerasLayerCheck(Check):
     """The model works inside ``hub.KerasLayer`` in a tf-keras model, as consumers use it.
 
     Fails when wrapping the loaded object in ``hub.KerasLayer`` or predicting
-    with it raises, when its output differs from the direct call, or, for a
-    fine-tunable model, when ``trainable=True`` does not expose all trainable
-    variables and regularization losses or one training step fails.
+    with it raises, when its output differs from the direct call (for a noisy
+    model: by more than its own noise, which ``deterministic`` judges), or, for
+    a fine-tunable model, when ``trainable=True`` does not expose all
+    trainable variables and regularization losses or one training step fails.
+    The step trains what a consumer builds: a tf-keras ``Dense`` head on the
+    layer (which casts its input to float32, as tf-keras layers do), a mean
+    squared error plus the model's losses; the message is the error that
+    consumer gets. The Keras input is fixed where the traces fix it (size,
+    batch). When output-shape fails and the layer's symbolic output has no
+    known width, the head is put behind a ``tf.reshape`` to the observed shape, as
+    a consumer of such a model must: output-shape reports that problem.
 
     Fix: follow the Reusable SavedModel API that ``hub.KerasLayer`` relies on:
     a ``training`` Python bool argument, ``variables``/``trainable_variables``
@@ -30,13 +38,16 @@ class KerasLayerCheck(Check):
 
     id = "keras-layer"
     title = "Works in hub.KerasLayer"
-    requires = ("output-shape", "batch-size")
+    requires = ("output-single-tensor",)
+    # probes at the plan's batch (the traced one when batch-size fails for it); output-shape's
+    # failure is its own: a consumer's Dense head works on any [batch, ..., N] output
+    uses = ("batch-size", "output-shape")
     order = 200
 
     def run(self, ctx: CheckContext) -> Finding:
         training = False if ctx.model.has_training_argument else None
-        direct = ctx.probe.tensor(FULL_BATCH, training=training)
-        images = ctx.probe.images(ctx.probe.call(FULL_BATCH, training=training).key)
+        direct = ctx.probe.tensor(ctx.plan.full_batch, training=training)
+        images = ctx.probe.images(ctx.probe.call(ctx.plan.full_batch, training=training).key)
         # The training step updates the shared variables; later checks must see the published weights.
         with preserved_variables(ctx.model.root):
             return self._run_layer(ctx, direct, images)
@@ -58,21 +69,23 @@ class KerasLayerCheck(Check):
             # more than every other check together on a MobileNet-sized model.
             predicted = np.asarray(model(tf.constant(images), training=False))
             tol = ctx.options.tolerances
-            if not allclose(predicted, direct, tol.keras_rtol, tol.keras_atol):
+            noise = model_noise(ctx)
+            if not close_allowing_noise(predicted, direct, tol.keras_rtol, tol.keras_atol, noise):
                 return Finding.failed(
                     f"hub.KerasLayer output differs from obj(images) (max |diff| "
-                    f"{max_abs_difference(predicted, direct):.3g}).",
+                    f"{max_abs_difference(predicted, direct):.3g}){noise_note(noise)}.",
                     max_abs_difference=max_abs_difference(predicted, direct),
                 )
             if not fine_tunable:
-                return Finding.passed("hub.KerasLayer output equals the direct call (not fine-tunable)")
+                return Finding.passed(f"hub.KerasLayer output equals the direct call (not fine-tunable){noise_note(noise)}")
             stage = "fine-tuning one step with trainable=True"
             # The training step runs at the training probe's size, which may be another traced size.
-            return self._fine_tune(ctx, _keras_model(ctx, layer, ctx.plan.training_size), layer)
+            reshape = _reshape_for_head(ctx, model, direct)
+            return self._fine_tune(ctx, _keras_model(ctx, layer, ctx.plan.training_size, reshape), layer, reshape)
         except Exception as exc:  # what the consumer would see
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
 
-    def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any) -> Finding:
+    def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any, reshape: tuple[int, ...] | None) -> Finding:
         import tf_keras
 
         expected_weights = len(ctx.model.trainable_variables)
@@ -83,6 +96,8 @@ class KerasLayerCheck(Check):
             "losses": len(layer.losses),
             "expected_losses": expected_losses,
         }
+        if reshape is not None:
+            details["head_reshape"] = list(reshape)
         if len(layer.trainable_weights) != expected_weights:
             return Finding.failed(
                 f"With trainable=True, hub.KerasLayer exposes {len(layer.trainable_weights)} trainable weights, "
@@ -98,14 +113,13 @@ class KerasLayerCheck(Check):
 
         tf = tensorflow()
         # The training-mode probe's images and shape, whose (taped) instantiation exists already.
-        probe_call = ctx.probe.call(SMALL_BATCH, ctx.plan.training_size, training=True)
-        images = ctx.probe.images(probe_call.key)
+        images = ctx.probe.images(ctx.plan.key(ctx.plan.small_batch, ctx.plan.training_size, training=True))
         before = [v.numpy() for v in layer.trainable_weights]
         optimizer = tf_keras.optimizers.SGD(learning_rate=0.01)
-        targets = tf.constant(np.random.default_rng(3).normal(size=np.asarray(probe_call.value).shape).astype(np.float32))
         with tf.GradientTape() as tape:
             outputs = model(tf.constant(images), training=True)
-            loss_tensor = tf.reduce_mean(tf.square(outputs - targets))
+            targets = tf.constant(np.random.default_rng(3).normal(size=outputs.shape).astype(np.float32))
+            loss_tensor = tf_keras.losses.MeanSquaredError()(targets, outputs)
             if model.losses:  # cast like Keras' compiled loss does
                 loss_tensor += tf.add_n([tf.cast(term, loss_tensor.dtype) for term in model.losses])
         gradients = tape.gradient(loss_tensor, model.trainable_weights)
@@ -126,10 +140,41 @@ class KerasLayerCheck(Check):
         )
 
 
-def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int]) -> Any:
-    """A tf-keras Sequential around ``layer``, with a fixed input size only where the traces fix sizes."""
+# The width of the consumer's head in the fine-tuning step (any small number of classes).
+HEAD_UNITS = 3
+
+
+def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int],
+                 head: tuple[int, ...] | None | bool = False) -> Any:
+    """A tf-keras Sequential around ``layer`` (and, with ``head``, a consumer's ``Dense`` head,
+    behind a reshape when ``head`` is a shape), with a fixed input size and batch only where
+    the traces fix them."""
     import tf_keras
 
     input_shape = (*size, 3) if ctx.plan.traced_sizes else (None, None, 3)
-    return tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=input_shape), layer])
+    layers = [tf_keras.layers.InputLayer(input_shape=input_shape, batch_size=ctx.plan.traced_batch), layer]
+    if head is not False:
+        if isinstance(head, tuple):
+            from hubcheck.tfimport import tensorflow
+
+            tf = tensorflow()
+            shape = [-1, *head]  # tf_keras' Reshape cannot take an input of unknown rank
+            layers.append(tf_keras.layers.Lambda(lambda outputs: tf.reshape(outputs, shape)))
+        # Seeded, so that the reported loss is the same on every run.
+        layers.append(tf_keras.layers.Dense(HEAD_UNITS, kernel_initializer=tf_keras.initializers.GlorotUniform(seed=3)))
+    return tf_keras.Sequential(layers)
+
+
+def _reshape_for_head(ctx: CheckContext, model: Any, direct: np.ndarray) -> tuple[int, ...] | None:
+    """The shape a consumer reshapes the layer's output to before its head, or None.
+
+    Only when output-shape failed (the model's own problem, reported there) and the layer's
+    symbolic output has no known width, which no ``Dense`` layer can be built on.
+    """
+    shape_result = ctx.result("output-shape")
+    if shape_result is None or shape_result.status is Status.PASS or direct.ndim < 2:
+        return None
+    shape = model.output_shape
+    known = isinstance(shape, tuple) and len(shape) > 1 and shape[-1] is not None
+    return None if known else tuple(int(d) for d in direct.shape[1:])
 

@@ -6,16 +6,36 @@ import numpy as np
 
 from hubcheck.context import CheckContext
 from hubcheck.numeric import looks_like_probabilities
-from hubcheck.plan import FULL_BATCH, SMALL_BATCH
 from hubcheck.images import kind_of
 from hubcheck.options import InputSize, Task
 from hubcheck.probe import ProbeCall
 from hubcheck.registry import Check
 from hubcheck.results import Finding, Status
+from hubcheck.session import ModelUnavailable
 
 
 def _size(size: InputSize) -> str:
     return f"{size[0]}x{size[1]}"
+
+
+def _blocked_by_output_shape(ctx: CheckContext) -> Finding:
+    """The skip the runner gives a check that requires output-shape, for checks that only use it."""
+    result = ctx.result("output-shape")
+    if result is None or result.status is Status.PASS:
+        raise ModelUnavailable("the output is not [batch, N]", "output-shape")
+    return Finding.skipped(f"blocked by output-shape ({result.status})", blocked_by="output-shape")
+
+
+def _width(call: ProbeCall) -> int | None:
+    """N of a call's output: its second dimension, or the only one of a batch of 1 squeezed to [N]
+    (output-shape fails that squeeze; N is still the model's)."""
+    if not call.is_tensor or call.value is None:
+        return None
+    if call.value.ndim == 2:
+        return int(call.value.shape[1])
+    if call.value.ndim == 1 and call.key.batch == 1:
+        return int(call.value.shape[0])
+    return None
 
 
 class OutputSingleTensorCheck(Check):
@@ -34,7 +54,7 @@ class OutputSingleTensorCheck(Check):
     order = 60
 
     def run(self, ctx: CheckContext) -> Finding:
-        call = ctx.probe.call(1)
+        call = ctx.probe.call(ctx.plan.single_batch)
         if not call.ok:
             return Finding.failed(f"obj(images) with images {call.key.describe()} raised {call.error}")
         if not call.is_tensor:
@@ -62,7 +82,7 @@ class OutputDtypeCheck(Check):
     order = 70
 
     def run(self, ctx: CheckContext) -> Finding:
-        call = ctx.probe.call(1)
+        call = ctx.probe.call(ctx.plan.single_batch)
         if call.dtype == "float32":
             return Finding.passed("Output dtype is float32")
         return Finding.failed(f"Output dtype is {call.dtype}, not float32; cast it to tf.float32.", dtype=call.dtype)
@@ -70,13 +90,16 @@ class OutputDtypeCheck(Check):
 
 def _size_probe_batch(ctx: CheckContext) -> int:
     batch_result = ctx.result("batch-size")
-    return SMALL_BATCH if batch_result is None or batch_result.status is Status.PASS else 1
+    passed = batch_result is None or batch_result.status is Status.PASS
+    return ctx.plan.small_batch if passed else ctx.plan.single_batch
 
 
 def _size_probes(ctx: CheckContext) -> list[ProbeCall]:
-    """One call per input size: batch 1 at the first size (made already), batch 2 at the others."""
+    """One call per input size: batch 1 at the first size (made already), batch 2 at the others
+    (or the traced batch everywhere, when the traces fix it)."""
     batch = _size_probe_batch(ctx)
-    return [ctx.probe.call(1 if size == ctx.plan.primary_size else batch, size) for size in ctx.plan.input_sizes]
+    single = ctx.plan.single_batch
+    return [ctx.probe.call(single if size == ctx.plan.primary_size else batch, size) for size in ctx.plan.input_sizes]
 
 
 class OutputShapeCheck(Check):
@@ -138,13 +161,15 @@ class OutputSizeConstantCheck(Check):
     a single input size, or only one size was given.
 
     Fix: pool over the spatial dimensions (``GlobalAveragePooling2D``) before
-    the last layer so that N is a constant of the model.
+    the last layer so that N is a constant of the model. A batch of 1 squeezed to
+    ``[N]`` is output-shape's failure; N is still compared here.
     """
 
     id = "output-size-constant"
     title = "N does not depend on the input size"
-    requires = ("output-shape",)
-    uses = ("batch-size",)  # probes other sizes at batch 2 only when batch 2 works
+    requires = ("output-single-tensor",)
+    # probes other sizes at batch 2 only when batch 2 works; skips when output-shape finds no N at all
+    uses = ("batch-size", "output-shape")
     order = 90
 
     def run(self, ctx: CheckContext) -> Finding:
@@ -154,8 +179,10 @@ class OutputSizeConstantCheck(Check):
             )
         widths = {}
         for call in _size_probes(ctx):
-            if call.is_tensor and call.value is not None and call.value.ndim == 2:
-                widths[_size((call.key.height, call.key.width))] = int(call.value.shape[1])
+            width = _width(call)
+            if width is None:
+                return _blocked_by_output_shape(ctx)
+            widths[_size((call.key.height, call.key.width))] = width
         if len(set(widths.values())) > 1:
             listed = ", ".join(f"{size}: N={n}" for size, n in widths.items())
             return Finding.failed(
@@ -170,7 +197,8 @@ class OutputFiniteCheck(Check):
 
     Fails when any output value is NaN or infinite for one of the probe
     images, typically from a log, division or normalisation of an all-black
-    or all-white image.
+    or all-white image. When the traces fix a batch smaller than 4, further
+    batches of that shape hold the kinds the first one lacks.
 
     Fix: guard divisions and logs with an epsilon (``tf.math.divide_no_nan``,
     ``tf.math.log(x + eps)``) and check the preprocessing on constant images.
@@ -178,20 +206,27 @@ class OutputFiniteCheck(Check):
 
     id = "output-finite"
     title = "Outputs are finite"
-    requires = ("output-single-tensor", "batch-size")
+    requires = ("output-single-tensor",)
+    uses = ("batch-size",)  # probes at the plan's batch, which is the traced one when batch-size fails for it
     order = 100
 
     def run(self, ctx: CheckContext) -> Finding:
-        output = ctx.probe.tensor(FULL_BATCH)
-        bad_rows = [i for i in range(output.shape[0]) if not np.all(np.isfinite(output[i]))]
-        if bad_rows:
-            kinds = sorted({kind_of(i) for i in bad_rows})
+        batch = ctx.plan.full_batch
+        outputs = [(offset, ctx.probe.tensor(batch, offset=offset)) for offset in ctx.plan.kind_offsets()]
+        bad_kinds = {
+            kind_of(offset + i)
+            for offset, output in outputs
+            for i in range(min(batch, output.shape[0] if output.ndim else 0))
+            if not np.all(np.isfinite(output[i]))
+        }
+        if bad_kinds:
+            kinds = sorted(bad_kinds)
             return Finding.failed(
                 f"NaN or Inf in the output for {', '.join(kinds)} image(s); guard logs, divisions and "
                 "normalisations against constant images.",
                 non_finite_kinds=kinds,
-                nan_count=int(np.isnan(output).sum()),
-                inf_count=int(np.isinf(output).sum()),
+                nan_count=int(sum(np.isnan(output).sum() for _, output in outputs)),
+                inf_count=int(sum(np.isinf(output).sum() for _, output in outputs)),
             )
         return Finding.passed("All outputs are finite for black, white, random and natural images")
 
@@ -210,14 +245,17 @@ class LogitsCheck(Check):
 
     id = "logits"
     title = "Classifier returns logits"
-    requires = ("output-shape", "batch-size")
+    requires = ("output-single-tensor",)
+    uses = ("batch-size", "output-shape")  # judged on the full batch when it is [batch, N]
     order = 190
 
     def run(self, ctx: CheckContext) -> Finding:
         task, reason = ctx.task
         if task is not Task.CLASSIFICATION:
             return Finding.skipped(f"not applicable: task is {task.value} ({reason})", task=task.value)
-        output = ctx.probe.tensor(FULL_BATCH)
+        output = ctx.probe.tensor(ctx.plan.full_batch)
+        if output.ndim != 2:
+            return _blocked_by_output_shape(ctx)
         finite = output[np.isfinite(output)]
         details = {"task": task.value, "task_reason": reason,
                    "min": float(finite.min()) if finite.size else None,

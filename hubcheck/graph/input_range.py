@@ -439,7 +439,7 @@ def _conclude(analysis: RangeAnalysis) -> RangeAnalysis:
             reason = f"{reason} (folded before the walk stopped: {stop.get('reason')})"
         else:
             so_far = f"; folded so far: {analysis.formula()}" if analysis.folded else ""
-            expects, reason = "unclear", f"the graph does not settle it: {stop.get('reason')}{so_far}"
+            expects, reason = "unclear", f"{stop.get('reason')}{so_far}"  # the check says it does not settle
     elif not analysis.folded and stop.get("op"):
         reason = f"no rescaling before {stop['op']} {stop.get('node')!r}: nothing in the graph expects [0, 255]"
     elif not analysis.folded and stop.get("ops"):
