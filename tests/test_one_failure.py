@@ -135,14 +135,14 @@ def test_the_report_says_which_batch_was_probed_and_why(reports: dict[str, Repor
     fixed = reports["fixed-batch-8"].model
     assert fixed["batch_sizes"] == [8]
     assert "traced" in str(fixed["batch_sizes_source"])
-    assert all(str(call["input"]).startswith("[8,") for call in fixed["calls"])  # type: ignore[index,union-attr]
+    assert all(str(call["input"]).startswith("[8,") for call in fixed["calls"])
     assert reports["noise-small"].model["batch_sizes"] == [1, 2, 5]
 
 
 @pytest.mark.slow
 def test_no_two_checks_pay_for_the_same_call(reports: dict[str, Report]) -> None:
     for name, report in reports.items():
-        inputs = [call["input"] for call in report.model["calls"]]  # type: ignore[index,union-attr]
+        inputs = [call["input"] for call in report.model["calls"]]
         assert len(inputs) == len(set(inputs)), name
 
 
