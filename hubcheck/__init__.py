@@ -16,6 +16,7 @@ from hubcheck.options import RunOptions, Task, Tolerances
 from hubcheck.results import CheckResult, Finding, ProgressCallback, Report, Status
 
 if TYPE_CHECKING:
+    from hubcheck.documentation import DocFacts
     from hubcheck.runners import Runner
     from hubcheck.sources import ResolvedModel
 
@@ -45,6 +46,7 @@ def check(
     max_memory_bytes: int | None = None,
     debug: bool = False,
     runner: Runner | None = None,
+    doc: str | os.PathLike[str] | DocFacts | None = None,
 ) -> Report:
     """Check the model at ``path`` and return its :class:`Report`.
 
@@ -66,7 +68,9 @@ def check(
     crashes or grows past the cap still yields a report, with the running check as ``error``. ``debug=True``
     keeps the traceback of a check that raised in its ``details["traceback"]``. ``runner`` checks the
     model some other way (a :class:`hubcheck.runners.Runner`; then leave ``isolate``, ``timeout_s`` and
-    ``max_memory_bytes`` alone).
+    ``max_memory_bytes`` alone). ``doc`` is the model's documentation (TF Hub markdown or Kaggle
+    ``model-instance-metadata.json``, or facts already read with
+    :func:`hubcheck.documentation.read_documentation`): the ``doc-*`` checks compare it with the model.
 
     Raises ``FileNotFoundError`` when a local ``path`` does not exist,
     :class:`hubcheck.sources.SourceError` when a URL cannot be fetched, and ``ValueError``
@@ -77,9 +81,18 @@ def check(
     from hubcheck.runners import check_model, runner_for
     from hubcheck.sources import NotFoundError, ResolvedModel, resolve_model
 
+    from hubcheck.documentation import DocFacts, DocumentationError
+
+    facts = doc if isinstance(doc, DocFacts) else None
+    doc_path = None if isinstance(doc, DocFacts) or doc is None else os.fspath(doc)
     settings = Settings.of(task=task, input_sizes=input_sizes, select=select, ignore=ignore,
-                           tolerances=tolerances, strict=strict, allow_unsafe_ops=allow_unsafe_ops)
-    options = dataclasses.replace(settings.run_options(), debug=debug)
+                           tolerances=tolerances, strict=strict, allow_unsafe_ops=allow_unsafe_ops, doc=doc_path)
+    try:
+        options = dataclasses.replace(settings.run_options(), debug=debug)
+    except DocumentationError as exc:
+        raise ValueError(str(exc)) from None
+    if facts is not None:
+        options = dataclasses.replace(options, documentation=facts)
     if runner is None:
         runner = runner_for(isolate=isolate, timeout_s=timeout_s, max_memory_bytes=max_memory_bytes)
     elif isolate or timeout_s is not None or max_memory_bytes is not None:

@@ -56,6 +56,10 @@ class CatalogEntry:
     spec: str
     target: str
     origin: str  # "command line" or "catalog.txt:12"
+    doc: str | None = None  # the model's documentation ("MODEL doc=PATH" in a catalog file)
+
+
+_DOC = re.compile(r"^(.*\S)\s+doc=(\S.*)$")
 
 
 def entries_from_args(models: Sequence[str]) -> list[CatalogEntry]:
@@ -82,7 +86,11 @@ def parse_catalog(text: str, folder: Path, name: str) -> list[CatalogEntry]:
         if not line or line.startswith("#"):
             continue
         spec = _INLINE_COMMENT.sub("", line)  # "models/a   # why" (a '#' right after text is part of it)
-        entries.append(CatalogEntry(spec, _target(spec, folder), f"{name}:{number}"))
+        doc = None
+        documented = _DOC.match(spec)  # "models/a  doc=models/a.md": the model's documentation
+        if documented:
+            spec, doc = documented.group(1), _target(documented.group(2), folder)
+        entries.append(CatalogEntry(spec, _target(spec, folder), f"{name}:{number}", doc))
     return entries
 
 

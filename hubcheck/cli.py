@@ -71,6 +71,8 @@ class CheckArgs:
     jobs: int | None = None
     shard: str | None = None
     debug: bool = False
+    doc: Path | None = None
+    write_doc: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,14 +117,23 @@ def build_settings(args: CheckArgs) -> Settings:
             strict=args.strict,
             tolerances=tolerances,
             allow_unsafe_ops=True if args.allow_unsafe_ops else None,
+            doc=args.doc,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
 def build_run_options(settings: Settings, config: Config, model: Path | None = None) -> RunOptions:
-    """What to run on ``model``: the command line over its configuration over the defaults."""
-    return config.run_options(model, settings) if model is not None else settings.over(config.settings).run_options()
+    """What to run on ``model``: the command line over its configuration over the defaults; a
+    documentation file that cannot be read is a usage error."""
+    from hubcheck.documentation import DocumentationError
+
+    try:
+        if model is not None:
+            return config.run_options(model, settings)
+        return settings.over(config.settings).run_options()
+    except DocumentationError as exc:
+        raise click.UsageError(f"--doc: {exc}") from None
 
 
 def build_outputs(args: CheckArgs | MergeArgs) -> list[tuple[str, Path | None]]:
@@ -361,6 +372,12 @@ def _runners(ctx: click.Context) -> RunnerFactory:
               help="Check only the I-th (1-based) of N deterministic slices of the models, e.g. one job of a "
                    "CI matrix; combine the slices' JSON reports with hubcheck merge.")
 @click.option("--debug", is_flag=True, help="Keep the traceback of a check that raised in its details.")
+@click.option("--doc", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="The model's documentation (TF Hub markdown or Kaggle model-instance-metadata.json): the doc-* "
+                   "checks compare it with the model (one MODEL; per model: doc = \"...\" in [tool.hubcheck]).")
+@click.option("--write-doc", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="Write a draft documentation of what the run measured: TF Hub markdown for .md, Kaggle "
+                   "metadata for .json (one MODEL).")
 @click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False, callback=_list_checks,
               help="List the checks and exit.")
 @click.option("--explain", metavar="ID", is_eager=True, expose_value=False, callback=_explain,
@@ -382,6 +399,12 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
     """
     if not args.models and not args.catalogs:
         raise click.UsageError("missing MODEL: give the path of a SavedModel directory (or --catalog FILE)")
+    if (args.doc or args.write_doc) and (len(args.models) != 1 or args.catalogs):
+        raise click.UsageError("--doc and --write-doc go with one MODEL; for several, give each model's doc in "
+                               "[tool.hubcheck.models.\"PATH\"] doc = \"...\"")
+    if args.write_doc is not None and args.write_doc.suffix.lower() not in (".md", ".json"):
+        raise click.UsageError(f"--write-doc {args.write_doc}: the name must end in .md (TF Hub markdown) or .json "
+                               "(Kaggle model-instance-metadata.json)")
     configuration = build_config(args)
     settings = build_settings(args)
     limits = build_limits(args)
@@ -400,8 +423,8 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
     many = len(entries) > 1 or bool(args.catalogs)
     resolved = [_resolve(args, entry.target, keep_going=many) for entry in entries]
     jobs = [Job(model, dataclasses.replace(build_run_options(settings, configuration, _config_key(model)),
-                                           debug=args.debug))
-            for model in resolved if not isinstance(model, str)]
+                                           debug=args.debug, **_entry_doc(entry)))
+            for entry, model in zip(entries, resolved) if not isinstance(model, str)]
     checked = iter(_check(jobs, runner, workers))
     results = [
         unavailable_report(entry.target, build_run_options(settings, configuration), model)
@@ -409,7 +432,52 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
         for entry, model in zip(entries, resolved)
     ]
     write_outputs(results, outputs)
+    if args.write_doc is not None and results:
+        write_draft_doc(results[0], args.write_doc)
     return results
+
+
+def _entry_doc(entry: CatalogEntry) -> dict[str, Any]:
+    """A catalog line's own documentation (``MODEL doc=PATH``), read now: a bad one is a usage error."""
+    if entry.doc is None:
+        return {}
+    from hubcheck.documentation import DocumentationError, read_documentation
+
+    try:
+        return {"documentation": read_documentation(Path(entry.doc))}
+    except DocumentationError as exc:
+        raise click.UsageError(f"{entry.origin}: doc={entry.doc}: {exc}") from None
+
+
+def write_draft_doc(report: Report, path: Path) -> None:
+    """A draft of the model's documentation from what ``report`` measured (``--write-doc``)."""
+    from hubcheck.documentation import DocInputSize, DocumentationError, MeasuredModel, write_documentation
+
+    model = report.model
+    sizes = model.get("input_sizes") or []
+    source = str(model.get("input_sizes_source") or "")
+    size = None
+    if isinstance(sizes, list) and sizes and isinstance(sizes[0], list):
+        size = DocInputSize(int(sizes[0][0]), int(sizes[0][1]), fixed=source.startswith("traced"))
+    arguments: dict[str, Any] = {}
+    hparams = next((result for result in report.checks if result.id == "hparam-arguments"), None)
+    if hparams is not None and isinstance(hparams.details.get("defaults"), dict):
+        arguments = {name: value for name, value in hparams.details["defaults"].items() if name != "training"}
+    gradients = next((result for result in report.checks if result.id == "gradient-flow"), None)
+    fine_tunable = bool(model.get("num_trainable_variables")) and (gradients is None or gradients.status.value == "pass")
+    width = model.get("output_width")
+    measured = MeasuredModel(
+        task=str(model.get("task") or "image-feature-vector"),
+        fine_tunable=fine_tunable,
+        num_outputs=int(width) if isinstance(width, int) else None,
+        input_size=size,
+        arguments=arguments,
+    )
+    try:
+        write_documentation(path, measured)
+    except (DocumentationError, OSError) as exc:
+        raise click.UsageError(f"--write-doc {path}: {exc}") from None
+    click.echo(f"hubcheck: wrote a draft documentation to {path}", err=True)
 
 
 def _resolve(args: CheckArgs, spec: str, keep_going: bool = False) -> ResolvedModel | str:

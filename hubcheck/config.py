@@ -13,6 +13,7 @@
 
     [tool.hubcheck.models."models/classifier"]   # relative to this file's folder
     task = "image-classification"
+    doc = "models/classifier.md"                   # its documentation (also relative to this folder)
 
 Settings stack up, later ones winning: built-in defaults, ``[tool.hubcheck]``, the
 model's own table, then the command line (or the pytest options, or the
@@ -41,6 +42,7 @@ PYPROJECT = "pyproject.toml"
 TABLE = "[tool.hubcheck]"
 
 _SETTING_KEYS = ("select", "ignore", "task", "input-sizes", "tolerances", "strict")
+_MODEL_KEYS = (*_SETTING_KEYS, "doc")  # a model's documentation belongs to that model alone
 _TOP_LEVEL_KEYS = (*_SETTING_KEYS, "models")
 _UNSAFE_IN_FILE = (
     "cannot be set in a configuration file: a model's own repository must not be able to switch the "
@@ -63,6 +65,7 @@ class Settings:
     strict: bool | None = None
     tolerances: tuple[tuple[str, float], ...] = ()
     allow_unsafe_ops: bool | None = None  # never from a file: see _UNSAFE_IN_FILE
+    doc: Path | None = None  # the model's documentation (TF Hub markdown or Kaggle metadata)
 
     @classmethod
     def of(
@@ -75,6 +78,7 @@ class Settings:
         tolerances: Tolerances | Mapping[str, float] | None = None,
         strict: bool | None = None,
         allow_unsafe_ops: bool | None = None,
+        doc: str | Path | None = None,
     ) -> Settings:
         """A layer from Python values, as :func:`hubcheck.check` takes them; ``None`` leaves a setting unset.
 
@@ -101,7 +105,8 @@ class Settings:
             Tolerances().updated(overrides)
         return cls(task=task, input_sizes=sizes, select=chosen, ignore=ignored,
                    strict=None if strict is None else bool(strict), tolerances=tuple(overrides.items()),
-                   allow_unsafe_ops=None if allow_unsafe_ops is None else bool(allow_unsafe_ops))
+                   allow_unsafe_ops=None if allow_unsafe_ops is None else bool(allow_unsafe_ops),
+                   doc=None if doc is None else Path(doc))
 
     def over(self, below: Settings) -> Settings:
         """This layer on top of ``below``: whatever is set here wins."""
@@ -113,11 +118,19 @@ class Settings:
             strict=self.strict if self.strict is not None else below.strict,
             tolerances=tuple({**dict(below.tolerances), **dict(self.tolerances)}.items()),
             allow_unsafe_ops=self.allow_unsafe_ops if self.allow_unsafe_ops is not None else below.allow_unsafe_ops,
+            doc=self.doc if self.doc is not None else below.doc,
         )
 
     def run_options(self) -> RunOptions:
-        """Fill what no layer set with the built-in defaults."""
+        """Fill what no layer set with the built-in defaults; read the documentation if one is named.
+
+        Raises :class:`~hubcheck.documentation.DocumentationError` for a doc that cannot be read."""
         defaults = RunOptions()
+        documentation = None
+        if self.doc is not None:
+            from hubcheck.documentation import read_documentation
+
+            documentation = read_documentation(self.doc)
         return RunOptions(
             task=self.task if self.task is not None else defaults.task,
             input_sizes=self.input_sizes if self.input_sizes is not None else defaults.input_sizes,
@@ -126,6 +139,7 @@ class Settings:
             strict=self.strict if self.strict is not None else defaults.strict,
             tolerances=Tolerances().updated(dict(self.tolerances)),
             allow_unsafe_ops=bool(self.allow_unsafe_ops),
+            documentation=documentation,
         )
 
 
@@ -158,6 +172,7 @@ def as_check_kwargs(options: RunOptions) -> dict[str, Any]:
         "strict": options.strict,
         "allow_unsafe_ops": options.allow_unsafe_ops,
         "debug": options.debug,
+        "doc": options.documentation,
     }
 
 
@@ -230,11 +245,17 @@ def parse_config(table: Any, file: Path) -> Config:
     for name, overrides in raw_models.items():
         where = f'[tool.hubcheck.models."{name}"]'
         _expect_table(overrides, file, where)
-        _reject_unknown(overrides, _SETTING_KEYS, file, where)
+        _reject_unknown(overrides, _MODEL_KEYS, file, where)
         key = (file.parent / Path(name).expanduser()).resolve()
         if key in models:
             raise ConfigError(f"{file}: {where} names the same model as an earlier table")
         models[key] = _parse_settings(overrides, file, where)
+        if "doc" in overrides:
+            doc = overrides["doc"]
+            if not isinstance(doc, str) or not doc:
+                raise ConfigError(f"{file}: {where} doc: must be the path of the model's documentation; "
+                                  f"got {_describe(doc)}")
+            models[key] = dataclasses.replace(models[key], doc=(file.parent / Path(doc).expanduser()).resolve())
     return Config(path=file, settings=settings, models=models)
 
 

@@ -24,6 +24,8 @@ def model_facts(engine: Engine) -> dict[str, JSONValue]:
         "exported_by_tensorflow": source.tensorflow_version,
         "signatures": {sig.name: sig.to_json() for sig in source.signatures},
     }
+    if engine.options.documentation is not None:
+        facts["documentation"] = engine.options.documentation.to_json()
     loaded = session.loaded_model
     if loaded is None:
         return facts

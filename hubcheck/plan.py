@@ -124,6 +124,12 @@ class ProbePlan:
             if self.options.input_sizes:
                 note = " (--input-size ignored: the traces fix the size)"
             return list(self.traced_sizes), "traced: the __call__ traces fix height and width" + note
+        doc = self.options.documentation
+        if doc is not None and doc.input_size is not None:
+            # The documented size first; a second size (--input-size or a default) for output-size-constant.
+            documented = (doc.input_size.height, doc.input_size.width)
+            others = [size for size in (self.options.input_sizes or DEFAULT_INPUT_SIZES) if size != documented]
+            return [documented, *others[:1]], "documentation: the documented size first"
         if self.options.input_sizes:
             return list(self.options.input_sizes), "--input-size"
         return list(DEFAULT_INPUT_SIZES), (

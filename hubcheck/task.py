@@ -20,6 +20,9 @@ def detect_task(options: RunOptions, output: Callable[[], ProbeCall | None],
     """The task and why. ``output`` makes (or reuses) the full-batch inference call; None if impossible."""
     if options.task is not Task.AUTO:
         return options.task, "given with --task"
+    doc = options.documentation
+    if doc is not None and doc.task in (Task.FEATURE_VECTOR.value, Task.CLASSIFICATION.value):
+        return Task(doc.task), f"documented: {doc.evidence.get('task', doc.task)[:200]}"
     call = output()
     if call is None:
         return Task.FEATURE_VECTOR, "assumed: the model could not be called to look at its output"

@@ -30,18 +30,31 @@ def model_path() -> Callable[[str], Path]:
     return fixture_path
 
 
+def fixture_options(name: str) -> RunOptions:
+    """How a fixture model is checked: its task, and its documentation (read from fixtures/docs/)."""
+    import dataclasses
+
+    from fixtures import FIXTURES
+    from fixtures.catalog import DOCS
+    from hubcheck.documentation import read_documentation
+    from hubcheck.options import Task
+
+    fixture = FIXTURES[name]
+    documentation = None
+    if fixture.doc is not None:  # the path as the repository spells it, wherever it is checked out
+        documentation = dataclasses.replace(read_documentation(DOCS / fixture.doc), path=f"fixtures/docs/{fixture.doc}")
+    return RunOptions(task=Task(fixture.task) if fixture.task else Task.AUTO, documentation=documentation)
+
+
 @pytest.fixture(scope="session")
 def checked(model_path: Callable[[str], Path]) -> Callable[[str], Report]:
-    """The default-options report of a fixture model, computed once per session."""
-    from fixtures import FIXTURES
-    from hubcheck.options import Task
+    """The report of a fixture model (its task and documentation, otherwise default options), computed once
+    per session."""
     from hubcheck.runner import run_checks
 
     def report_for(name: str) -> Report:
         if name not in _reports:
-            task = FIXTURES[name].task
-            options = RunOptions(task=Task(task)) if task else RunOptions()
-            _reports[name] = run_checks(model_path(name), options)
+            _reports[name] = run_checks(model_path(name), fixture_options(name))
         return _reports[name]
 
     return report_for

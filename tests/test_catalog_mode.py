@@ -548,6 +548,11 @@ def doc_world(fake: FakeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     """The doc's catalog, its models (URLs and handles resolve to local folders) and a reports folder."""
     catalog = next(block for block in _blocks("text") if block.startswith("# catalog.txt"))
     (tmp_path / "catalog.txt").write_text(catalog)
+    for doc in re.findall(r"doc=(\S+)", catalog):  # the documentation a catalog line names
+        from fixtures.catalog import DOCS
+
+        (tmp_path / doc).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / doc).write_text((DOCS / "feature_vector.md").read_text())
     (tmp_path / "more.txt").write_text("models/a\n")
     (tmp_path / "reports").mkdir()
 

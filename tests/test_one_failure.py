@@ -26,6 +26,9 @@ FEATURES = 16
 LEGITIMATE_SKIPS = {
     # the output is a 16-wide feature vector, so the task is image-feature-vector and logits do not apply
     "logits",
+    # no documentation is given and __call__ has no hyperparameter arguments: nothing to compare
+    "doc-metadata", "doc-task", "doc-fine-tunable", "doc-input-size", "doc-output-size", "doc-input-range",
+    "hparam-arguments",
 }
 
 
