@@ -402,9 +402,11 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
     if (args.doc or args.write_doc) and (len(args.models) != 1 or args.catalogs):
         raise click.UsageError("--doc and --write-doc go with one MODEL; for several, give each model's doc in "
                                "[tool.hubcheck.models.\"PATH\"] doc = \"...\"")
-    if args.write_doc is not None and args.write_doc.suffix.lower() not in (".md", ".json"):
-        raise click.UsageError(f"--write-doc {args.write_doc}: the name must end in .md (TF Hub markdown) or .json "
-                               "(Kaggle model-instance-metadata.json)")
+    if args.write_doc is not None:
+        if args.write_doc.suffix.lower() not in (".md", ".json"):
+            raise click.UsageError(f"--write-doc {args.write_doc}: the name must end in .md (TF Hub markdown) or "
+                                   ".json (Kaggle model-instance-metadata.json)")
+        _validate_output(args.write_doc, "--write-doc")
     configuration = build_config(args)
     settings = build_settings(args)
     limits = build_limits(args)
@@ -433,8 +435,25 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
     ]
     write_outputs(results, outputs)
     if args.write_doc is not None and results:
-        write_draft_doc(results[0], args.write_doc)
+        problem = draft_problem(results[0])
+        if problem:
+            click.echo(f"hubcheck: no draft written to {args.write_doc}: {problem}", err=True)
+        else:
+            write_draft_doc(results[0], args.write_doc)
     return results
+
+
+def draft_problem(report: Report) -> str | None:
+    """Why a run cannot vouch for a draft documentation (a draft states what the run measured)."""
+    if report.root_causes:
+        return f"the model does not conform (fix first: {', '.join(report.root_causes)})"
+    results = {result.id: result for result in report.checks}
+    for needed in ("output-shape", "input-range", "gradient-flow"):
+        if needed not in results:
+            return f"the run did not judge {needed}; run every check to write a draft"
+    if "task" not in report.model or "output_width" not in report.model:
+        return "the run did not measure the task and the output width; run every check to write a draft"
+    return None
 
 
 def _entry_doc(entry: CatalogEntry) -> dict[str, Any]:
@@ -444,7 +463,7 @@ def _entry_doc(entry: CatalogEntry) -> dict[str, Any]:
     from hubcheck.documentation import DocumentationError, read_documentation
 
     try:
-        return {"documentation": read_documentation(Path(entry.doc))}
+        return {"documentation": read_documentation(Path(entry.doc).expanduser())}
     except DocumentationError as exc:
         raise click.UsageError(f"{entry.origin}: doc={entry.doc}: {exc}") from None
 

@@ -260,3 +260,30 @@ def test_the_documented_size_and_task_lead_the_run(model_path: Callable[[str], P
     assert report.model["input_sizes"][0] == [96, 128]
     assert report.model["input_sizes_source"].startswith("documentation")
     assert report.model["documentation"]["num_outputs"] == 16
+
+
+def test_no_draft_for_a_model_that_does_not_conform(model_path: Callable[[str], Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hubcheck.cli import main
+
+    draft = tmp_path / "draft.md"
+    result = CliRunner().invoke(main, [str(model_path("softmax_classifier")), "--write-doc", str(draft)])
+    assert result.exit_code == 1 and not draft.exists()  # the verdict's exit code, and no draft vouching for it
+    assert "no draft written" in result.output and "fix first: logits" in result.output
+
+
+def test_an_unwritable_draft_path_is_refused_before_checking(model_path: Callable[[str], Path],
+                                                             tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hubcheck.cli import main
+
+    result = CliRunner().invoke(main, [str(model_path("feature_vector")), "--write-doc",
+                                       str(tmp_path / "missing" / "draft.md"), "--format", "json"])
+    assert result.exit_code == 2 and "does not exist" in result.output and '"checks"' not in result.output
+
+
+def test_keras_own_mask_argument_is_not_a_hyperparameter(model_path: Callable[[str], Path]) -> None:
+    result = _run(model_path("keras_feature_vector"), None, "hparam-arguments").result("hparam-arguments")
+    assert result.status is Status.SKIP, result.message

@@ -307,3 +307,17 @@ def test_any_written_draft_reads_back_to_the_same_facts(tmp_path_factory: pytest
     assert facts.arguments == measured.arguments
     assert all(type(facts.arguments[k]) is type(v) for k, v in measured.arguments.items())
     assert lint_documentation(facts) == []
+
+
+def test_odd_literals_and_huge_numbers_are_not_facts(tmp_path: Path) -> None:
+    """A tuple-keyed dict, an infinite float or a 5000-digit number never reach the facts (or crash JSON)."""
+    import json
+
+    from hubcheck.documentation import read_documentation
+
+    doc = tmp_path / "odd.md"
+    doc.write_text("# Module a/b/1\n<!-- task: image-feature-vector -->\n\n`num_features` = " + "9" * 5000
+                   + ".\n\n```python\nhub.KerasLayer('x', arguments=dict(m={(1, 2): 3}, scale=1e999, ok=0.5))\n```\n")
+    facts = read_documentation(doc)
+    assert facts.arguments == {"ok": 0.5} and facts.num_outputs is None
+    json.dumps(facts.to_json(), allow_nan=False)

@@ -10,6 +10,10 @@ from hubcheck.probe import preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding, JSONValue, one_line
 
+CONSUMER_ARGUMENTS = frozenset({"training", "mask"})
+"""Arguments that belong to the API or to Keras's own ``__call__(inputs, training=None, mask=None)``,
+not hyperparameters."""
+
 _TENSOR = re.compile(r"^[a-z0-9_]+\[.*\]$")  # how the reader spells a traced TensorSpec: "float32[]"
 
 
@@ -34,9 +38,9 @@ class HparamArgumentsCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         program = ctx.model.program
-        names = [n for n in (program.call_argument_names[1:] if program else []) if n != "training"]
+        names = [n for n in (program.call_argument_names[1:] if program else []) if n not in CONSUMER_ARGUMENTS]
         defaults = {name: value for name, value in (program.call_argument_defaults if program else {}).items()
-                    if name != "training"}
+                    if name not in CONSUMER_ARGUMENTS}
         traced: dict[str, list[JSONValue]] = {}
         for trace in ctx.model.traces:
             for name, value in trace.extra_kwargs.items():

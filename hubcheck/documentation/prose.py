@@ -28,6 +28,7 @@ Strength, strongest first:
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def units(text: str) -> list[Unit]:
         stripped = line.strip()
         if not stripped:
             flush()
-        elif re.match(r"^([-*+]|\d+[.)]|#{1,6})\s", stripped) or stripped.startswith("|"):
+        elif re.match(r"^([-*+]|\d{1,9}(?!\d)[.)]|#{1,6})\s", stripped) or stripped.startswith("|"):
             flush()
             paragraph.append(stripped)
             flush()
@@ -108,7 +109,7 @@ def units(text: str) -> list[Unit]:
 
 # -- candidates ----------------------------------------------------------------------------------------------
 
-_NUM = r"(-?\d+(?:\.\d+)?)"
+_NUM = r"(-?\d{1,9}(?!\d)(?:\.\d{1,9}(?!\d))?)"
 _OUTPUT_WORDS = re.compile(
     r"\b(outputs?|returns?|returned|produces?|generated|generates|predictions?|probabilit\w*|logits?|scores?|"
     r"masks?|depth|heatmaps?|embeddings?|features?|stylized|super-resolved|upscaled)\b", re.I)
@@ -213,11 +214,11 @@ def _input_sizes(units_: list[Unit], evidence: dict[str, str]) -> DocInputSize |
 # output width
 
 _NUM_NAMED = re.compile(r"\b(?:num_features|num_classes|num_logits|feature_dim\w*|output_dim\w*|"
-                        r"number of (?:features|classes|logits|outputs))\b\s*(?:=|:|is|equals|of)\s*(\d+)\b", re.I)
-_NUM_SHAPE = re.compile(r"[\[(]\s*(?:batch_size|batch|-1|None|n|b|\?)\s*,\s*(\d+)\s*[\])]", re.I)
-_NUM_WORDS = re.compile(r"\b(\d+)[- ]dim(?:ensional)?\b|\b(?:feature vectors?|embeddings?|outputs?) of "
-                        r"(?:size|dimension|dimensionality|length|width) (\d+)\b", re.I)
-_NUM_CLASSES = re.compile(r"(?<![\d,])(\d{1,3}(?:,\d{3})+|\d+) (?:classes|logits|labels)\b", re.I)
+                        r"number of (?:features|classes|logits|outputs))\b\s*(?:=|:|is|equals|of)\s*(\d{1,9}(?!\d))\b", re.I)
+_NUM_SHAPE = re.compile(r"[\[(]\s*(?:batch_size|batch|-1|None|n|b|\?)\s*,\s*(\d{1,9}(?!\d))\s*[\])]", re.I)
+_NUM_WORDS = re.compile(r"\b(\d{1,9}(?!\d))[- ]dim(?:ensional)?\b|\b(?:feature vectors?|embeddings?|outputs?) of "
+                        r"(?:size|dimension|dimensionality|length|width) (\d{1,9}(?!\d))\b", re.I)
+_NUM_CLASSES = re.compile(r"(?<![\d,])(\d{1,3}(?:,\d{3})+|\d{1,9}(?!\d)) (?:classes|logits|labels)\b", re.I)
 _SHAPE_CONTEXT = re.compile(r"\b(logits?|features?|outputs?|returns?|shape|array|vectors?|embeddings?|predictions?)\b",
                             re.I)
 
@@ -305,7 +306,24 @@ def _literal(node: ast.expr) -> tuple[bool, JSONValue]:
         return False, None
     if isinstance(value, tuple):
         value = list(value)
-    return isinstance(value, (str, int, float, bool, list, dict)) or value is None, value
+    return _json_safe(value), value
+
+
+def _json_safe(value: object, depth: int = 0) -> bool:
+    """A value JSON can carry as it is: finite numbers, strings, booleans, None, lists, string-keyed dicts."""
+    if depth > 20:
+        return False
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 10**18
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_safe(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_safe(item, depth + 1) for key, item in value.items())
+    return False
 
 
 def _arguments(text: str, evidence: dict[str, str]) -> dict[str, JSONValue]:
