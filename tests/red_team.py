@@ -4,9 +4,12 @@ the one judgement of "refused": unsafe-ops fails, nothing loads, nothing is writ
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hubcheck.results import Report, Status
 
@@ -32,6 +35,36 @@ class Built:
     def clear(self) -> None:
         for item in self.drop.iterdir():
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+
+
+def make_secret(workspace: Path) -> Secret:
+    """A file outside every model, alone in its folder, whose only line no report may ever show."""
+    text = f"HUBCHECK-SECRET-{secrets.token_hex(8)}"
+    file = workspace / "outside" / "secret.txt"
+    file.parent.mkdir()
+    file.write_text(text + "\n")
+    return Secret(text, file)
+
+
+def model_builder(workspace: Path, secret: Secret, catalog: Mapping[str, Any]) -> Callable[[str], Built]:
+    """A hostile model of ``catalog`` by name, built on first use, with an empty drop directory.
+
+    ``catalog[name].build(model, marker, secret_file)`` writes the model."""
+    built: dict[str, Built] = {}
+
+    def get(name: str) -> Built:
+        if name not in built:
+            model = workspace / "models" / name
+            drop = workspace / "drops" / name
+            model.mkdir(parents=True)
+            drop.mkdir(parents=True)
+            result = Built(model, drop)
+            catalog[name].build(model, result.marker, secret.file)
+            result.clear()  # a resource filled eagerly at construction fires once while building
+            built[name] = result
+        return built[name]
+
+    return get
 
 
 def document(report: Report) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import secrets
 import stat
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from red_team import Built, Secret, document, refusal_problems
+from red_team import Built, Secret, document, make_secret, model_builder, refusal_problems
 
 import hubcheck
 from fixtures.hostile import (
@@ -56,31 +55,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def secret(workspace: Path) -> Secret:
     """A file outside every model, whose only line no report may ever show."""
-    text = f"HUBCHECK-SECRET-{secrets.token_hex(8)}"
-    file = workspace / "outside" / "secret.txt"
-    file.parent.mkdir()
-    file.write_text(text + "\n")
-    return Secret(text, file)
+    return make_secret(workspace)
 
 
 @pytest.fixture(scope="module")
 def hostile(workspace: Path, secret: Secret) -> Callable[[str], Built]:
     """A hostile model by name, built on first use (once per module), with an empty drop directory."""
-    built: dict[str, Built] = {}
-
-    def get(name: str) -> Built:
-        if name not in built:
-            model = workspace / "models" / name
-            drop = workspace / "drops" / name
-            model.mkdir(parents=True)
-            drop.mkdir(parents=True)
-            result = Built(model, drop)
-            HOSTILE[name].build(model, result.marker, secret.file)
-            result.clear()  # a resource filled eagerly at construction fires once while building
-            built[name] = result
-        return built[name]
-
-    return get
+    return model_builder(workspace, secret, HOSTILE)
 
 
 # -- two assertions per hostile model -------------------------------------------------------------------

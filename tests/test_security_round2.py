@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import textwrap
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from red_team import Built, Secret, document, refusal_problems
+from red_team import Built, Secret, document, make_secret, model_builder, refusal_problems
 from click.testing import CliRunner
 
 import hubcheck
@@ -67,31 +66,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def secret(workspace: Path) -> Secret:
     """A file outside every model (alone in its directory: assets_dir_symlink links assets/ there), whose only
     line no report may ever show."""
-    text = f"HUBCHECK-SECRET-{secrets.token_hex(8)}"
-    file = workspace / "outside" / "secret.txt"
-    file.parent.mkdir()
-    file.write_text(text + "\n")
-    return Secret(text, file)
+    return make_secret(workspace)
 
 
 @pytest.fixture(scope="module")
 def hostile(workspace: Path, secret: Secret) -> Callable[[str], Built]:
     """A round-2 model by name, built on first use (once per module), with an empty drop directory."""
-    built: dict[str, Built] = {}
-
-    def get(name: str) -> Built:
-        if name not in built:
-            model = workspace / "models" / name
-            drop = workspace / "drops" / name
-            model.mkdir(parents=True)
-            drop.mkdir(parents=True)
-            result = Built(model, drop)
-            ROUND2[name].build(model, result.marker, secret.file)
-            result.clear()
-            built[name] = result
-        return built[name]
-
-    return get
+    return model_builder(workspace, secret, ROUND2)
 
 
 # -- two assertions per route ------------------------------------------------------------------------
