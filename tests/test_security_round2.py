@@ -38,6 +38,7 @@ from red_team import Built, Secret, document, make_secret, model_builder, refusa
 from click.testing import CliRunner
 
 import hubcheck
+from fixtures.graph_models import export_plain
 from fixtures.hostile import Proof
 from fixtures.hostile_round2 import (
     DISK_FILL_MIB,
@@ -46,7 +47,6 @@ from fixtures.hostile_round2 import (
     MALFORMED,
     ROUND2,
     SPEC_EXPAND_ELEMENTS,
-    _plain_model,
     build_bounded_spec_expand,
     build_malformed,
 )
@@ -291,7 +291,7 @@ def malformed(workspace: Path) -> dict[str, Path]:
     root = workspace / "malformed"
     base = root / "base"
     base.mkdir(parents=True)
-    _plain_model(base)
+    export_plain(base)
     models: dict[str, Path] = {}
     for case in MALFORMED:
         models[case] = root / case
