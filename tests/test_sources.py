@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cache_support import leftovers, sha1
 
 from hubcheck import sources
 from hubcheck.sources import (
@@ -204,17 +205,6 @@ def server(archives: dict[str, bytes]) -> Iterator[Server]:
         assert not thread.is_alive()
 
 
-def _leftovers(cache: Path) -> list[str]:
-    """Lock files and temporary folders: a finished resolve, good or bad, leaves none."""
-    if not cache.exists():
-        return []
-    return sorted(p.name for p in cache.rglob("*") if p.name.endswith((".lock", ".tmp")) or ".tmp-" in p.name)
-
-
-def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
 def _nothing_escaped(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(f"{EVIL}*"))
     assert not list(tmp_path.parent.glob(f"{EVIL}*"))
@@ -290,7 +280,7 @@ def test_local_archive_is_unpacked_once_into_the_cache(archive_file: Callable[[s
     assert second.cached and second.local_path == first.local_path
     assert (second.local_path / "saved_model.pb").stat().st_ino == inode
     assert second.content_hash == first.content_hash and second.archive_hash == first.archive_hash
-    assert _leftovers(cache) == []
+    assert leftovers(cache) == []
 
 
 def test_unpacked_files_get_safe_modes(saved_model: Path, tmp_path: Path) -> None:
@@ -332,7 +322,7 @@ def test_bad_local_archive_is_a_problem_not_an_exception(name: str, expected: st
     assert resolved.local_path.is_dir() and not any(resolved.local_path.iterdir())
     assert resolved.content_hash == EMPTY_HASH and HASH.match(resolved.archive_hash or "")
     assert not any((cache / "hubcheck" / "archives").iterdir())  # nothing cached: the next run re-checks
-    assert _leftovers(cache) == []
+    assert leftovers(cache) == []
     _nothing_escaped(tmp_path)
 
 
@@ -369,12 +359,12 @@ def test_url_downloads_into_tensorflow_hubs_cache_entry(server: Server, saved_mo
     url = server.url("good.tar.gz")
     resolved = resolve_model(url, cache_dir=cache)
     assert (resolved.kind, resolved.cached, resolved.problem) == ("url", False, None)
-    assert resolved.local_path == cache / _sha1(url)
+    assert resolved.local_path == cache / sha1(url)
     assert resolved.content_hash == content_hash(saved_model)
     assert resolved.archive_hash == f"sha256:{hashlib.sha256(server.files['good.tar.gz']).hexdigest()}"
     assert server.requests == ["/good.tar.gz?tf-hub-format=compressed"]
-    assert (cache / f"{_sha1(url)}.descriptor.txt").read_text().startswith(f"Module: {url}\n")
-    assert _leftovers(cache) == []
+    assert (cache / f"{sha1(url)}.descriptor.txt").read_text().startswith(f"Module: {url}\n")
+    assert leftovers(cache) == []
     tf = tensorflow()
     output = tf.saved_model.load(str(resolved.local_path))(tf.ones([1, 4, 4, 3]))
     assert output.shape == (1, 3) and float(output[0, 0]) == pytest.approx(2.0)
@@ -407,9 +397,9 @@ def test_tfhub_cache_dir_is_honoured(server: Server, tmp_path: Path, monkeypatch
     url = server.url("good.tar.gz")
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "from-env"))
     from_env = resolve_model(url)
-    assert from_env.local_path == tmp_path / "from-env" / _sha1(url)
+    assert from_env.local_path == tmp_path / "from-env" / sha1(url)
     explicit = resolve_model(url, cache_dir=tmp_path / "explicit")  # --cache-dir wins over the variable
-    assert explicit.local_path == tmp_path / "explicit" / _sha1(url) and not explicit.cached
+    assert explicit.local_path == tmp_path / "explicit" / sha1(url) and not explicit.cached
 
 
 def test_tensorflow_hub_finds_what_hubcheck_downloaded(server: Server, tmp_path: Path,
@@ -439,9 +429,9 @@ def test_hubcheck_finds_what_tensorflow_hub_downloaded(server: Server, saved_mod
 def test_hub_handle_without_scheme_uses_the_https_cache_entry(saved_model: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     handle = "https://tfhub.dev/google/tiny/1"
-    shutil.copytree(saved_model, cache / _sha1(handle))
+    shutil.copytree(saved_model, cache / sha1(handle))
     resolved = resolve_model("tfhub.dev/google/tiny/1", cache_dir=cache, offline=True)
-    assert (resolved.kind, resolved.cached, resolved.local_path) == ("handle", True, cache / _sha1(handle))
+    assert (resolved.kind, resolved.cached, resolved.local_path) == ("handle", True, cache / sha1(handle))
     with pytest.raises(SourceError, match=re.escape("https://tfhub.dev/google/other/1")) as caught:
         resolve_model("tfhub.dev/google/other/1", cache_dir=cache, offline=True)
     assert caught.value.exit_code == 2
@@ -464,10 +454,10 @@ def test_bad_download_is_a_problem_and_is_not_cached(name: str, expected: str, s
     assert expected in (first.problem or ""), first.problem
     assert first.problem.startswith(f"the archive at {url} ")
     assert first.local_path.is_dir() and not any(first.local_path.iterdir())
-    assert not (cache / _sha1(url)).exists()
+    assert not (cache / sha1(url)).exists()
     second = resolve_model(url, cache_dir=cache)
     assert second.problem == first.problem and server.hits(name) == 2
-    assert _leftovers(cache) == []
+    assert leftovers(cache) == []
     _nothing_escaped(tmp_path)
 
 
@@ -482,7 +472,7 @@ def test_http_error_status_is_a_fetch_error(server: Server, tmp_path: Path) -> N
         resolve_model(url, cache_dir=tmp_path / "cache")
     assert caught.value.exit_code == 4
     assert str(caught.value) == f"could not fetch {url}: HTTP 404 Not Found"
-    assert _leftovers(tmp_path / "cache") == []
+    assert leftovers(tmp_path / "cache") == []
 
 
 def test_short_body_is_a_fetch_error(server: Server, tmp_path: Path) -> None:
@@ -498,7 +488,7 @@ def test_silent_server_is_bounded_by_the_timeout(server: Server, tmp_path: Path)
     assert time.monotonic() - started < 5
     assert caught.value.exit_code == 4
     assert re.search(r"no (answer within|data for) 1 s", str(caught.value)), str(caught.value)
-    assert _leftovers(tmp_path / "cache") == []
+    assert leftovers(tmp_path / "cache") == []
 
 
 def test_unreachable_host_is_a_fetch_error(tmp_path: Path) -> None:
@@ -537,7 +527,7 @@ def test_waits_for_another_downloader_then_uses_its_result(server: Server, saved
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sources.lock, "LOCK_POLL_S", 0.05)
     cache, url = tmp_path / "cache", server.url("good.tar.gz")
-    entry = cache / _sha1(url)
+    entry = cache / sha1(url)
     cache.mkdir()
     lock = Path(f"{entry}.lock")
     lock.write_text(f"{socket.gethostname()}.{os.getpid()}.other")  # alive: this very process
@@ -558,7 +548,7 @@ def test_waits_for_another_downloader_then_uses_its_result(server: Server, saved
 @pytest.mark.slow  # a child process
 def test_steals_the_lock_of_a_dead_downloader(server: Server, tmp_path: Path) -> None:
     cache, url = tmp_path / "cache", server.url("good.tar.gz")
-    entry = cache / _sha1(url)
+    entry = cache / sha1(url)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     cache.mkdir()
@@ -570,7 +560,7 @@ def test_steals_the_lock_of_a_dead_downloader(server: Server, tmp_path: Path) ->
     resolved = resolve_model(url, cache_dir=cache, timeout_s=1)  # a lock nobody holds waits one fetch timeout
     assert time.monotonic() - started < 5
     assert resolved.problem is None and server.hits("good.tar.gz") == 1
-    assert _leftovers(cache) == [f"{entry.name}.0123abcd.tmp"]
+    assert leftovers(cache) == [f"{entry.name}.0123abcd.tmp"]
 
 
 def test_report_fields() -> None:

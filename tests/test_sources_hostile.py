@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import socket
 import ssl
 import stat
@@ -34,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cache_support import leftovers, sha1
 
 from hubcheck.sources import (
     EMPTY_HASH,
@@ -144,17 +144,6 @@ def outside_snapshot(tmp_path: Path, cache: Path) -> set[str]:
         if cache not in path.parents and path != cache:
             found.add(str(path))
     return found
-
-
-def leftovers(cache: Path) -> list[str]:
-    """Locks and temporary folders: a finished resolve, good or bad, leaves none."""
-    if not cache.exists():
-        return []
-    return sorted(p.name for p in cache.rglob("*") if p.name.endswith((".lock", ".tmp")) or ".tmp-" in p.name)
-
-
-def sha1(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def sha256(data: bytes) -> str:
