@@ -67,7 +67,7 @@ class ModelSession:
         """The unsafe-op scan of every MetaGraph; None when there is no graph to read. May raise."""
         from hubcheck.graph.unsafe import scan_source
 
-        return scan_source(self.source)
+        return scan_source(self.source, self.program)
 
     # -- loading ---------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ Plain, frozen, TensorFlow-free values: :class:`DocFacts` is what :func:`read_doc
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,12 +128,3 @@ class MeasuredModel:
     input_size: DocInputSize | None
     arguments: dict[str, JSONValue]
     handle: str = "publisher/model/1"
-
-
-def same_value(a: JSONValue, b: JSONValue) -> bool:
-    """Equality of documented values as a reader sees them (1 == 1.0, nan == nan, not True == 1)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return bool(a == b)

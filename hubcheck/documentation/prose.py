@@ -30,7 +30,6 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -396,7 +395,3 @@ def read_prose(text: str, *, with_task: bool = False) -> ProseFacts:
     if with_task:
         facts.task = _task(units_, facts.evidence)
     return facts
-
-
-def iter_units(text: str) -> Iterator[Unit]:  # for debugging and docs: how the reader cut the text
-    yield from units(text)

@@ -33,7 +33,7 @@ from typing import Any
 
 from hubcheck.graph import oppolicy
 from hubcheck.graph.program import CALL_OPS, TF1_PATH, Body, Program, expanding_tensor, load_path, saved_model_of
-from hubcheck.graph.provenance import ASSET, Origin, Provenance, implementation_groups
+from hubcheck.graph.provenance import ASSET, Provenance, implementation_groups
 from hubcheck.modelfiles import asset_problem, loader_files
 from hubcheck.results import JSONValue
 
@@ -100,21 +100,6 @@ def family_description(family: str) -> str:
         return oppolicy.family(family).reason
     except KeyError:
         return family
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """What the policy says of one node: a family when it is denied, and why."""
-
-    family: str | None  # None: allowed
-    detail: str | None = None
-    condition: str | None = None  # set when a conditional op was allowed after checking its arguments
-
-
-def classify(node: Any, program: Program) -> str | None:
-    """The denied family of a node's op type alone (arguments not checked), or None when the type is allowed."""
-    verdict = _op_judgement(node, program)
-    return None if verdict is None else verdict[0]
 
 
 def _op_judgement(node: Any, program: Program) -> tuple[str, str] | None:
@@ -597,11 +582,6 @@ class _Conditions:
         return None
 
 
-def _origin_text(origins: frozenset[Origin]) -> str:
-    shown = sorted(origin.describe() for origin in origins)
-    return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
-
-
 # -- the scan ----------------------------------------------------------------------------------------
 
 
@@ -673,11 +653,14 @@ def scan_program(program: Program, tf1_path: bool = False) -> tuple[list[UnsafeO
     return findings, allowed, len(program.library), nodes_scanned
 
 
-def scan_proto(proto: Any, path: Path | None = None) -> ScanResult:
+def scan_proto(proto: Any, path: Path | None = None, known: Program | None = None) -> ScanResult:
+    """Scan every MetaGraph of ``proto``; ``known`` is a :class:`Program` already built for one of them
+    (the one that loads), whose indexed bodies are reused rather than built again."""
     kind, reason = load_path(proto)
     result = ScanResult(load_path=kind, load_path_reason=reason)
     for meta_graph in proto.meta_graphs:
-        findings, allowed, functions, nodes = scan_program(Program(meta_graph, path), tf1_path=kind == TF1_PATH)
+        program = known if known is not None and known.meta_graph is meta_graph else Program(meta_graph, path)
+        findings, allowed, functions, nodes = scan_program(program, tf1_path=kind == TF1_PATH)
         result.meta_graphs += 1
         result.functions_scanned += functions
         result.nodes_scanned += nodes
@@ -689,16 +672,17 @@ def scan_proto(proto: Any, path: Path | None = None) -> ScanResult:
     return result
 
 
-def scan_source(source: Any) -> ScanResult | None:
+def scan_source(source: Any, known: Program | None = None) -> ScanResult | None:
     """Scan every MetaGraph of a ``ModelSource``; None when there is no graph to read.
 
-    Not cached here: a run's :class:`~hubcheck.session.ModelSession` owns its scan.
+    Not cached here: a run's :class:`~hubcheck.session.ModelSession` owns its scan (and passes
+    its :class:`Program` as ``known``).
     """
     proto = saved_model_of(source)
     if proto is None:
         return None
     path = Path(source.path)
-    return scan_proto(proto, path if path.is_dir() else None)
+    return scan_proto(proto, path if path.is_dir() else None, known)
 
 
 def scan_path(path: Path) -> ScanResult | None:
@@ -709,6 +693,6 @@ def scan_path(path: Path) -> ScanResult | None:
 
 
 __all__ = [
-    "FAMILIES", "ScanResult", "UnsafeOp", "classify", "denylist", "family_description", "scan_path", "scan_proto",
+    "FAMILIES", "ScanResult", "UnsafeOp", "denylist", "family_description", "scan_path", "scan_proto",
     "scan_source", "tensorflow_denylist",
 ]
