@@ -404,8 +404,22 @@ def _variable_initializers(serialized: Iterable[bytes]) -> list[str]:
 
 
 # What the TF1 loader (load_v1_in_v2) runs at load: the init op, else the default local init op.
-_TF1_INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "main_op", "local_variables",
-                         "table_initializer", "local_resources")
+_MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "main_op")
+_LOCAL_INIT_COLLECTIONS = ("local_variables", "table_initializer", "local_resources")
+_TRAIN_OP_COLLECTIONS = ("train_op", "saved_model_train_op")
+_INIT_SIGNATURE = "__saved_model_init_op"
+
+
+def _signature_tensors(meta_graph: Any) -> dict[str, list[str]]:
+    """Signature name -> the main-graph tensors it feeds and fetches, in name order (init op included)."""
+    return {
+        name: [info.name for info in signature.outputs.values()] + [info.name for info in signature.inputs.values()]
+        for name, signature in sorted(meta_graph.signature_def.items())
+    }
+
+
+def _collections(meta_graph: Any, keys: Iterable[str]) -> list[str]:
+    return [name for key in keys for name in _collection_nodes(meta_graph, key)]
 
 
 def walk_program(program: Program, tf1_path: bool = False) -> _Walker:
@@ -421,18 +435,14 @@ def walk_program(program: Program, tf1_path: bool = False) -> _Walker:
         for name in function.concrete_functions:  # traces whose signature did not decode
             walker.reach_function(name, CALL, "__call__")
 
-    init_names: list[str] = []
-    for name, signature in sorted(meta_graph.signature_def.items()):
-        tensors = [info.name for info in signature.outputs.values()] + [info.name for info in signature.inputs.values()]
-        if name == "__saved_model_init_op":
-            init_names += tensors
-            continue
+    signatures = _signature_tensors(meta_graph)
+    init_names = signatures.pop(_INIT_SIGNATURE, [])
+    for name, tensors in signatures.items():
         walker.reach_graph(tensors, SIGNATURE, f"signature {name[:120]!r}")
     saver = meta_graph.saver_def
     saver_names = [name for name in (saver.save_tensor_name, saver.restore_op_name, saver.filename_tensor_name) if name]
     if tf1_path:
-        for key in _TF1_INIT_COLLECTIONS:
-            init_names += _collection_nodes(meta_graph, key)
+        init_names += _collections(meta_graph, (*_MAIN_OP_COLLECTIONS, *_LOCAL_INIT_COLLECTIONS))
         walker.reach_graph(init_names, LOAD, "loading (TF1 loader: init op)")
         walker.reach_graph([saver.restore_op_name] if saver.restore_op_name else [], LOAD,
                            "loading (TF1 loader: the saver's restore op)")
@@ -475,18 +485,11 @@ class _MainGraphRuns:
 
     def __init__(self, program: Program, tf1_path: bool) -> None:
         meta_graph = program.meta_graph
-        init: list[str] = []
-        other: list[str] = []
-        for name, signature in meta_graph.signature_def.items():
-            tensors = [info.name for info in signature.outputs.values()] + [info.name for info in signature.inputs.values()]
-            (init if name == "__saved_model_init_op" else other).extend(tensors)
-        init_keys = ["saved_model_main_op", "legacy_init_op", "main_op"]
-        if tf1_path:
-            init_keys += ["local_variables", "table_initializer", "local_resources"]
-        for key in init_keys:
-            init += _collection_nodes(meta_graph, key)
-        for key in ("train_op", "saved_model_train_op"):
-            other += _collection_nodes(meta_graph, key)
+        signatures = _signature_tensors(meta_graph)
+        init = signatures.pop(_INIT_SIGNATURE, [])
+        init += _collections(meta_graph, (*_MAIN_OP_COLLECTIONS, *(_LOCAL_INIT_COLLECTIONS if tf1_path else ())))
+        other = [tensor for tensors in signatures.values() for tensor in tensors]
+        other += _collections(meta_graph, _TRAIN_OP_COLLECTIONS)
         saver = meta_graph.saver_def
         self.init = _ancestors(program, init)
         self.saver = _ancestors(program, [name for name in (saver.restore_op_name, saver.save_tensor_name) if name])
