@@ -309,6 +309,16 @@ def test_any_written_draft_reads_back_to_the_same_facts(tmp_path_factory: pytest
     assert lint_documentation(facts) == []
 
 
+@pytest.mark.parametrize("suffix", [".md", ".json"])
+def test_string_arguments_keep_their_spaces(tmp_path: Path, suffix: str) -> None:
+    """Hypothesis found it: a documented default of two spaces read back as one (whitespace collapsed)."""
+    measured = MeasuredModel(task="image-feature-vector", fine_tunable=True, num_outputs=None, input_size=None,
+                             arguments={"a": "  ", "b": "x  y", "c": "\tz"}, handle="a/b/1")
+    path = tmp_path / f"doc{suffix}"
+    write_documentation(path, measured)
+    assert read_documentation(path).arguments == {"a": "  ", "b": "x  y", "c": "\tz"}
+
+
 def test_odd_literals_and_huge_numbers_are_not_facts(tmp_path: Path) -> None:
     """A tuple-keyed dict, an infinite float or a 5000-digit number never reach the facts (or crash JSON)."""
     import json

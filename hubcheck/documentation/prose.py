@@ -325,6 +325,17 @@ def _json_safe(value: object, depth: int = 0) -> bool:
     return False
 
 
+def _parse_expression(source: str) -> ast.expr | None:
+    """``source`` as written (string values keep their spaces); failing that, with its whitespace runs
+    collapsed, for an expression that prose wrapped oddly across lines."""
+    for attempt in (source, re.sub(r"\s+", " ", source)):
+        try:
+            return ast.parse(attempt.strip(), mode="eval").body
+        except SyntaxError:
+            continue
+    return None
+
+
 def _arguments(text: str, evidence: dict[str, str]) -> dict[str, JSONValue]:
     found: dict[str, JSONValue] = {}
     for match in _ARGUMENTS.finditer(text):
@@ -333,9 +344,8 @@ def _arguments(text: str, evidence: dict[str, str]) -> dict[str, JSONValue]:
         if body is None:
             continue
         source = ("dict" + body) if match[1].startswith("dict") else body
-        try:
-            tree = ast.parse(re.sub(r"\s+", " ", source), mode="eval").body
-        except SyntaxError:
+        tree = _parse_expression(source)
+        if tree is None:
             continue
         pairs: list[tuple[str, ast.expr]] = []
         if isinstance(tree, ast.Call):
