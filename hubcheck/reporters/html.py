@@ -45,6 +45,7 @@ _SHOWN_REPORT_KEYS = frozenset({
     "duration_s",
 })
 _NESTING = 4  # deeper values are shown as JSON text
+_TOP_CAUSES = 8  # root causes listed at the top; the rest fold away
 
 
 def text(value: object) -> str:
@@ -111,6 +112,7 @@ class _Page:
             f'<meta http-equiv="Content-Security-Policy" content="{attr(CONTENT_SECURITY_POLICY)}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="generator" content="hubcheck">',
+            '<link rel="icon" href="data:,">',  # or the browser asks the server (or file://) for /favicon.ico
             f"<title>{text(title)}</title>",
             f"<style>{STYLE}</style>",
             "</head>",
@@ -186,8 +188,13 @@ class _Page:
                 state["status"] = next(iter(statuses[check_id]))
             items.append(f'<li><a href="#{attr(urlencode(state, quote_via=quote))}"><code>{text(check_id)}</code></a> '
                          f'<span class="muted">in {_plural(count, "model")}</span></li>')
-        return ['<div class="tile causes"><span class="muted">root causes (fix first), by number of models</span>',
-                f'<ol>{"".join(items)}</ol></div>']
+        first, rest = items[:_TOP_CAUSES], items[_TOP_CAUSES:]
+        lines = ['<div class="tile causes"><span class="muted">root causes (fix first), by number of models</span>',
+                 f'<ol>{"".join(first)}</ol>']
+        if rest:
+            lines.append(f'<details><summary>{len(rest)} more</summary><ol start="{_TOP_CAUSES + 1}">{"".join(rest)}'
+                         "</ol></details>")
+        return [*lines, "</div>"]
 
     def _filters(self) -> list[str]:
         def chips(name: str, values: Iterable[tuple[str, str]], default: str) -> str:
@@ -287,7 +294,7 @@ class _Page:
             '<th class="num">time</th></tr></thead><tbody>',
             *(self._check_row(number, report, result) for result in report.checks),
             "</tbody></table>",
-            *_calls(report.model.get("calls")),
+            *_calls(f"m{number}-calls", report.model.get("calls")),
             f'<p class="meta">{text(_environment(report))}</p>',
             "</section>",
         ]
@@ -314,7 +321,7 @@ class _Page:
             rows.append(("Variables", f'{_value(model["num_variables"])} '
                                       f'({_value(model.get("num_trainable_variables"))} trainable)'))
         if "documentation" in model:
-            rows.append(("Documentation", _value(model["documentation"])))
+            rows.append(("Documentation", _documentation(model["documentation"])))
         document = report.to_json()
         for key, value in document.items():
             if key not in _SHOWN_REPORT_KEYS:  # a section a newer hubcheck added (an export, a shard, ...)
@@ -333,7 +340,7 @@ class _Page:
         root = " root" if result.id in causes else ""
         note = _cause_note(result, causes)
         finding = [f"<div>{text(result.message)}</div>"]
-        if note:
+        if note and not root:  # a root cause says so in its status
             finding.append(f'<span class="cause">{text(note)}</span>')
         if result.details:
             finding.append(f'<details class="details"><summary>details</summary>{_mapping(result.details)}</details>')
@@ -404,10 +411,47 @@ def _environment(report: Report) -> str:
     return " · ".join([f"hubcheck {report.hubcheck_version}", *versions])
 
 
-def _calls(calls: JSONValue) -> list[str]:
+# The documentation's facts as the page names them; each shows the doc's own words under it.
+_DOC_FACTS = {"task": "task", "fine_tunable": "fine-tunable", "input_size": "input size", "num_outputs": "N (outputs)",
+              "value_range": "input range", "format": "format", "arguments": "arguments"}
+
+
+def _documentation(doc: JSONValue) -> str:
+    """What the model's documentation states, each fact with the sentence or entry it was read from."""
+    if not isinstance(doc, Mapping):
+        return _value(doc)
+    evidence = doc.get("evidence") if isinstance(doc.get("evidence"), Mapping) else {}
+    assert isinstance(evidence, Mapping)
+    rows = []
+    for key, label in _DOC_FACTS.items():
+        if key not in doc:
+            continue
+        value = doc[key]
+        if key == "input_size" and isinstance(value, Mapping) and {"height", "width"} <= set(value):
+            shown = text(f"{value['height']}×{value['width']}") + (" (fixed)" if value.get("fixed") else
+                                                                      " (other sizes possible)")
+        elif key == "value_range" and isinstance(value, list) and len(value) == 2:
+            shown = text(f"[{value[0]:g}, {value[1]:g}]" if all(isinstance(v, (int, float)) for v in value) else value)
+        elif value is None:
+            shown = '<span class="null">not stated</span>'
+        else:
+            shown = _value(value, 1)
+        rows.append((label, _with_reason(shown, evidence.get(key))))
+    for key, value in doc.items():  # statements the page has no name for (e.g. a conflict the linter judges)
+        if key not in _DOC_FACTS and key not in ("path", "kind", "evidence"):
+            rows.append((key.replace("_", " "), _value(value, 1)))
+    for key, value in evidence.items():
+        if key not in _DOC_FACTS:
+            rows.append((f"says ({key.replace('_', ' ')})", text(value)))
+    source = f"<div>{text(doc.get('path', '?'))} <span class=\"muted\">({text(doc.get('kind', '?'))})</span></div>"
+    items = "".join(f"<dt>{text(term)}</dt><dd>{definition}</dd>" for term, definition in rows)
+    return f'{source}<dl class="value doc">{items}</dl>'
+
+
+def _calls(anchor: str, calls: JSONValue) -> list[str]:
     """The probe's forward passes: what went in, what came out, how long it took."""
     if not isinstance(calls, list) or not calls:
-        return ["<h3>Probe calls</h3>", '<p class="muted">No forward pass was recorded.</p>']
+        return [f'<h3 id="{anchor}">Probe calls</h3>', '<p class="muted">No forward pass was recorded.</p>']
     rows = []
     total = 0.0
     for call in calls:
@@ -419,7 +463,7 @@ def _calls(calls: JSONValue) -> list[str]:
             total += seconds
         rows.append(f'<tr><td class="mono">{text(call.get("input", ""))}</td><td class="mono">'
                     f'{_value(call.get("result"))}</td><td class="num">{_seconds(seconds)}</td></tr>')
-    return [f'<h3>Probe calls <span class="muted">({len(calls)}, {total:.3f} s in all)</span></h3>',
+    return [f'<h3 id="{anchor}">Probe calls <span class="muted">({len(calls)}, {total:.3f} s in all)</span></h3>',
             '<table class="calls"><thead><tr><th>input</th><th>result</th><th class="num">seconds</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>']
 

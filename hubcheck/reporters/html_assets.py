@@ -41,7 +41,8 @@ h3 { font-size: .95rem; margin: 1rem 0 .35rem; }
 .tile.cells { min-width: 16rem; }
 .tile.cells ul { list-style: none; margin: .2rem 0 0; padding: 0; display: grid; grid-template-columns: auto auto; gap: .05rem 1rem; }
 .tile.causes { flex: 1 1 22rem; }
-.tile.causes ol { margin: .2rem 0 0; padding-left: 1.2rem; columns: 2; }
+.tile.causes ol { margin: .2rem 0 0; padding-left: 1.6rem; columns: 2; column-gap: 2rem; }
+.tile.causes details { margin-top: .2rem; }
 .legend { display: flex; flex-wrap: wrap; gap: .35rem 1rem; align-items: center; margin: .25rem 0 .75rem; color: var(--muted); }
 .legend .cell { display: inline-flex; }
 
@@ -96,7 +97,8 @@ td.verdict.v-pass, .badge.v-pass { color: var(--pass-fg); }
 #no-match { padding: 1rem; color: var(--muted); }
 
 /* per model */
-section.model { border: 1px solid var(--line); border-radius: 8px; margin: 1.25rem 0; padding: .9rem 1.1rem; scroll-margin-top: 4.5rem; }
+section.model { border: 1px solid var(--line); border-radius: 8px; margin: 1.25rem 0; padding: .9rem 1.1rem; scroll-margin-top: 7rem; }
+section.model [id] { scroll-margin-top: 7rem; }
 section.model:target { box-shadow: 0 0 0 3px #8cb8e8; }
 section.model header { display: flex; gap: .75rem; align-items: baseline; flex-wrap: wrap; }
 section.model header code { font-size: 1rem; word-break: break-all; }
@@ -135,7 +137,7 @@ td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: t
 .fix { margin-top: .35rem; }
 .fix pre { background: #fffbea; border-color: #f0d98c; }
 .fix strong { color: #7a5200; }
-#checks dt { font-weight: 600; margin-top: .8rem; scroll-margin-top: 4.5rem; }
+#checks dt { font-weight: 600; margin-top: .8rem; scroll-margin-top: 7rem; }
 #checks dd { margin: .2rem 0 0; }
 footer { margin-top: 2rem; color: var(--muted); font-size: 12.5px; }
 @media print { #filters { display: none; } .grid-wrap { max-height: none; overflow: visible; } }
