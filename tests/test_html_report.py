@@ -324,6 +324,10 @@ def test_filters_hide_models_in_chromium(browser: Browser, catalog_page: Path) -
     assert batch and browser.evaluate(VISIBLE_ROWS) == batch
     assert browser.evaluate("Array.from(document.querySelectorAll('#grid thead th.col')).filter(t => !t.hidden)"
                             ".map(t => t.dataset.check)") == ["batch-size"]
+    findings = browser.evaluate("Array.from(document.querySelectorAll('#grid tbody tr')).filter(r => !r.hidden)"
+                                ".map(r => r.querySelector('td.finding').textContent)")
+    assert findings == [f"batch-size: fail (root cause)\n{check['message']}" for d in expected.values()
+                        for check in d["checks"] if check["id"] == "batch-size" and check["status"] == "fail"]
     browser.screenshot(artifacts_dir() / "html-report-filtered.png")
 
     browser.click("#filters button[type=reset]")

@@ -229,6 +229,7 @@ class _Page:
             state = urlencode({"check": check_id}, quote_via=quote)
             head.append(f'<th class="col" scope="col" data-check="{attr(check_id)}" title="{attr(f"{check_id}: {title}")}">'
                         f'<a href="#{attr(state)}">{text(check_id)}</a></th>')
+        head.append('<th class="finding" scope="col" hidden>finding</th>')  # shown when one check is picked
         lines = ['<div class="grid-wrap">', '<table id="grid">', f"<thead><tr>{''.join(head)}</tr></thead>", "<tbody>"]
         for number, report in enumerate(self.reports):
             lines.append(self._grid_row(number, report))
@@ -262,7 +263,7 @@ class _Page:
         return (f'<tr id="row-m{number}" data-model="m{number}" data-verdict="{verdict}" data-name="{attr(name)}">'
                 f'<th scope="row" title="{attr(name)}"><a href="#m{number}">{text(name)}</a></th>'
                 f'<td class="verdict v-{verdict}">{SYMBOLS[report.status]} {verdict.upper()}</td>'
-                f'{"".join(cells)}</tr>')
+                f'{"".join(cells)}<td class="finding" hidden></td></tr>')
 
     def _check_anchor(self, number: int, check_id: str) -> str:
         return f"m{number}-c{self.column_number[check_id]}"

@@ -95,6 +95,8 @@ td.verdict.v-pass, .badge.v-pass { color: var(--pass-fg); }
 .cell.dim > * { opacity: .18; }
 .cell > a:hover { outline: 2px solid var(--link); }
 #no-match { padding: 1rem; color: var(--muted); }
+#grid th.finding { text-align: left; padding: .4rem .6rem; font-weight: 600; }
+#grid td.finding { padding: .15rem .6rem; white-space: pre-line; font-size: 12.5px; max-width: 60rem; }
 
 /* per model */
 section.model { border: 1px solid var(--line); border-radius: 8px; margin: 1.25rem 0; padding: .9rem 1.1rem; scroll-margin-top: 7rem; }
@@ -137,7 +139,8 @@ td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: t
 .fix { margin-top: .35rem; }
 .fix pre { background: #fffbea; border-color: #f0d98c; }
 .fix strong { color: #7a5200; }
-#checks dt { font-weight: 600; margin-top: .8rem; scroll-margin-top: 7rem; }
+#checks, #checks dt { scroll-margin-top: 7rem; }
+#checks dt { font-weight: 600; margin-top: .8rem; }
 #checks dd { margin: .2rem 0 0; }
 footer { margin-top: 2rem; color: var(--muted); font-size: 12.5px; }
 @media print { #filters { display: none; } .grid-wrap { max-height: none; overflow: visible; } }
@@ -175,6 +178,7 @@ SCRIPT = """
     var needle = state.q.trim().toLowerCase();
     var count = 0;
     heads.forEach(function (th) { th.hidden = state.check !== "" && th.dataset.check !== state.check; });
+    grid.querySelector("thead th.finding").hidden = state.check === "";
     rows.forEach(function (row) {
       var match = state.verdict === "all" || row.dataset.verdict === state.verdict;
       if (match && needle) { match = row.dataset.name.toLowerCase().indexOf(needle) !== -1; }
@@ -188,6 +192,11 @@ SCRIPT = """
       });
       match = match && hit;
       row.hidden = !match;
+      // With one check picked, its finding (the cell's tooltip: status and message) shows beside the cell.
+      var finding = row.querySelector("td.finding");
+      var picked = state.check === "" ? null : row.querySelector("td.cell[data-check='" + CSS.escape(state.check) + "']");
+      finding.hidden = state.check === "";
+      finding.textContent = picked ? picked.title : "";
       var section = document.getElementById(row.dataset.model);
       if (section) {
         section.hidden = !match;
