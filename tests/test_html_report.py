@@ -336,6 +336,12 @@ def test_filters_hide_models_in_chromium(browser: Browser, catalog_page: Path) -
     assert browser.evaluate(VISIBLE_ROWS) == [f"models/{name}" for name in expected if "doc_wrong" in name]
     assert browser.evaluate("location.hash") == "#q=DOC_WRONG"
 
+    browser.click("#filters button[type=reset]")
+    browser.click("#grid thead th.col[data-check=logits] a")  # a column's header picks its check
+    browser.wait_for("document.getElementById('filter-check').value === 'logits'")
+    assert browser.evaluate("Array.from(document.querySelectorAll('#grid thead th.col')).filter(t => !t.hidden)"
+                            ".map(t => t.dataset.check)") == ["logits"]
+
     open_page(browser, catalog_page, "#verdict=pass&check=logits&status=pass")  # a shared link
     browser.wait_for("location.hash.includes('check=logits')")
     passing_logits = [f"models/{name}" for name, d in expected.items() if d["status"] == "pass"

@@ -4,8 +4,9 @@ means.
 
 The page fetches nothing (style and script are inline, pinned by hash in its Content-Security-Policy),
 so it reads the same from a ``file://`` URL, a CI artifact or a server. Everything that comes from a
-report (model paths, messages, details, documentation text, even check ids) passes :func:`text` or
-:func:`attr` on its way into the markup; anchors are numbered, never made from names.
+report (model paths, messages, details, documentation text, even check ids) passes :func:`escape` on
+its way into the markup; anchors are numbered, never made from names. No report data is embedded as
+script: the filters read the markup's ``data-`` attributes.
 
 Facts the page has no special place for (a new ``model`` key, a new report section) still show, as a
 definition list, so that the page keeps up with the JSON report without a change here.
@@ -48,13 +49,8 @@ _NESTING = 4  # deeper values are shown as JSON text
 _TOP_CAUSES = 8  # root causes listed at the top; the rest fold away
 
 
-def text(value: object) -> str:
-    """``value`` as element content: markup characters and quotes escaped."""
-    return html.escape(str(value), quote=True)
-
-
-def attr(value: object) -> str:
-    """``value`` as a double-quoted attribute value."""
+def escape(value: object) -> str:
+    """``value`` as element content or a double-quoted attribute value: ``& < > " '`` escaped."""
     return html.escape(str(value), quote=True)
 
 
@@ -109,11 +105,11 @@ class _Page:
             '<html lang="en">',
             "<head>",
             '<meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{attr(CONTENT_SECURITY_POLICY)}">',
+            f'<meta http-equiv="Content-Security-Policy" content="{escape(CONTENT_SECURITY_POLICY)}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="generator" content="hubcheck">',
             '<link rel="icon" href="data:,">',  # or the browser asks the server (or file://) for /favicon.ico
-            f"<title>{text(title)}</title>",
+            f"<title>{escape(title)}</title>",
             f"<style>{STYLE}</style>",
             "</head>",
             '<body id="top">',
@@ -149,7 +145,7 @@ class _Page:
         lines = [
             "<header>",
             "<h1>hubcheck report</h1>",
-            f'<p class="meta">{" · ".join(text(item) for item in meta)}</p>',
+            f'<p class="meta">{" · ".join(escape(item) for item in meta)}</p>',
             "</header>",
             '<div class="glance">',
             f'<div class="tile v-fail" id="count-fail"><b>{failed}</b>nonconformant</div>',
@@ -186,7 +182,7 @@ class _Page:
             state = {"check": check_id}
             if len(statuses[check_id]) == 1:
                 state["status"] = next(iter(statuses[check_id]))
-            items.append(f'<li><a href="#{attr(urlencode(state, quote_via=quote))}"><code>{text(check_id)}</code></a> '
+            items.append(f'<li><a href="#{escape(urlencode(state, quote_via=quote))}"><code>{escape(check_id)}</code></a> '
                          f'<span class="muted">in {_plural(count, "model")}</span></li>')
         first, rest = items[:_TOP_CAUSES], items[_TOP_CAUSES:]
         lines = ['<div class="tile causes"><span class="muted">root causes (fix first), by number of models</span>',
@@ -199,7 +195,7 @@ class _Page:
     def _filters(self) -> list[str]:
         def chips(name: str, values: Iterable[tuple[str, str]], default: str) -> str:
             return "".join(
-                f'<label class="chip"><input type="radio" name="{name}" value="{attr(value)}"'
+                f'<label class="chip"><input type="radio" name="{name}" value="{escape(value)}"'
                 f'{" checked" if value == default else ""}><span>{label}</span></label>'
                 for value, label in values
             )
@@ -208,7 +204,7 @@ class _Page:
                     ("pass", f"{SYMBOLS[Status.PASS]} conform")]
         statuses = [("any", "any"), *((s.value, f"{SYMBOLS[s]} {s.value}") for s in
                                       (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP, Status.PASS))]
-        options = "".join(f'<option value="{attr(check_id)}">{text(check_id)}</option>' for check_id in self.columns)
+        options = "".join(f'<option value="{escape(check_id)}">{escape(check_id)}</option>' for check_id in self.columns)
         return [
             '<form id="filters" role="search" hidden autocomplete="off">',
             f'<fieldset id="filter-verdict"><legend>Verdict</legend>{chips("verdict", verdicts, "all")}</fieldset>',
@@ -227,8 +223,8 @@ class _Page:
         head = ['<th class="corner" scope="col">model</th>', '<th class="vhead" scope="col">verdict</th>']
         for check_id, title in self.columns.items():
             state = urlencode({"check": check_id}, quote_via=quote)
-            head.append(f'<th class="col" scope="col" data-check="{attr(check_id)}" title="{attr(f"{check_id}: {title}")}">'
-                        f'<a href="#{attr(state)}">{text(check_id)}</a></th>')
+            head.append(f'<th class="col" scope="col" data-check="{escape(check_id)}" title="{escape(f"{check_id}: {title}")}">'
+                        f'<a href="#{escape(state)}">{escape(check_id)}</a></th>')
         head.append('<th class="finding" scope="col" hidden>finding</th>')  # shown when one check is picked
         lines = ['<div class="grid-wrap">', '<table id="grid">', f"<thead><tr>{''.join(head)}</tr></thead>", "<tbody>"]
         for number, report in enumerate(self.reports):
@@ -246,8 +242,8 @@ class _Page:
         for check_id in self.columns:
             result = by_id.get(check_id)
             if result is None:
-                cells.append(f'<td class="cell s-none" data-check="{attr(check_id)}" data-status="none" '
-                             f'title="{attr(f"{check_id}: not run")}"><span>{NOT_RUN}<span class="sr">not run</span>'
+                cells.append(f'<td class="cell s-none" data-check="{escape(check_id)}" data-status="none" '
+                             f'title="{escape(f"{check_id}: not run")}"><span>{NOT_RUN}<span class="sr">not run</span>'
                              "</span></td>")
                 continue
             status = result.status.value
@@ -255,13 +251,13 @@ class _Page:
             root = " root" if check_id in causes else ""
             tip = f"{check_id}: {status}{' (' + note + ')' if note else ''}\n{result.message}"
             cells.append(
-                f'<td class="cell s-{status}{root}" data-check="{attr(check_id)}" data-status="{status}"'
-                f'{" data-root=" + chr(34) + "1" + chr(34) if root else ""} title="{attr(tip)}">'
+                f'<td class="cell s-{status}{root}" data-check="{escape(check_id)}" data-status="{status}"'
+                f'{" data-root=" + chr(34) + "1" + chr(34) if root else ""} title="{escape(tip)}">'
                 f'<a href="#{self._check_anchor(number, check_id)}">{SYMBOLS[result.status]}'
-                f'<span class="sr"> {status}{text(", " + note) if note else ""}</span></a></td>'
+                f'<span class="sr"> {status}{escape(", " + note) if note else ""}</span></a></td>'
             )
-        return (f'<tr id="row-m{number}" data-model="m{number}" data-verdict="{verdict}" data-name="{attr(name)}">'
-                f'<th scope="row" title="{attr(name)}"><a href="#m{number}">{text(name)}</a></th>'
+        return (f'<tr id="row-m{number}" data-model="m{number}" data-verdict="{verdict}" data-name="{escape(name)}">'
+                f'<th scope="row" title="{escape(name)}"><a href="#m{number}">{escape(name)}</a></th>'
                 f'<td class="verdict v-{verdict}">{SYMBOLS[report.status]} {verdict.upper()}</td>'
                 f'{"".join(cells)}<td class="finding" hidden></td></tr>')
 
@@ -274,18 +270,19 @@ class _Page:
         verdict = report.status
         causes = report.root_causes
         counts = ", ".join(f"{n} {status}" for status, n in report.summary.items() if n) or "no checks"
-        summary = f"{text(counts)} in {report.duration_s:.1f} s"
+        summary = f"{escape(counts)} in {report.duration_s:.1f} s"
         if causes:
             summary += " · fix first: " + ", ".join(
-                f'<a href="#{self._check_anchor(number, check_id)}"><code>{text(check_id)}</code></a>'
+                f'<a href="#{self._check_anchor(number, check_id)}"><code>{escape(check_id)}</code></a>'
                 for check_id in causes)
         if report.strict:
             summary += " · strict: warnings fail"
+        root_causes = set(causes)
         lines = [
             f'<section class="model" id="m{number}" data-verdict="{verdict.value}">',
             "<header>",
             f'<span class="badge v-{verdict.value}">{SYMBOLS[verdict]} {verdict.value.upper()}</span>',
-            f"<h2><code>{text(_name(report))}</code></h2>",
+            f"<h2><code>{escape(_name(report))}</code></h2>",
             '<a class="up" href="#top">↑ back to the grid</a>',
             "</header>",
             f'<p class="summary">{summary}</p>',
@@ -293,10 +290,10 @@ class _Page:
             "<h3>Checks</h3>",
             '<table class="checks"><thead><tr><th>status</th><th>check</th><th>finding</th>'
             '<th class="num">time</th></tr></thead><tbody>',
-            *(self._check_row(number, report, result) for result in report.checks),
+            *(self._check_row(number, result, root_causes) for result in report.checks),
             "</tbody></table>",
             *_calls(f"m{number}-calls", report.model.get("calls")),
-            f'<p class="meta">{text(_environment(report))}</p>',
+            f'<p class="meta">{escape(_environment(report))}</p>',
             "</section>",
         ]
         return lines
@@ -305,13 +302,13 @@ class _Page:
         model = report.model
         rows: list[tuple[str, str]] = []
         if model.get("fetch_error"):
-            rows.append(("Could not fetch", text(model["fetch_error"])))
-        format_line = text(model.get("format", "?"))
+            rows.append(("Could not fetch", escape(model["fetch_error"])))
+        format_line = escape(model.get("format", "?"))
         if model.get("exported_by_tensorflow"):
-            format_line += f', exported by TensorFlow {text(model["exported_by_tensorflow"])}'
+            format_line += f', exported by TensorFlow {escape(model["exported_by_tensorflow"])}'
         rows.append(("Format", format_line))
         if "task" in model:
-            rows.append(("Task", _with_reason(text(model["task"]), model.get("task_reason"))))
+            rows.append(("Task", _with_reason(escape(model["task"]), model.get("task_reason"))))
         if "input_sizes" in model:
             rows.append(("Sizes probed", _with_reason(_sizes(model["input_sizes"]), model.get("input_sizes_source"))))
         if "batch_sizes" in model:
@@ -327,7 +324,7 @@ class _Page:
         for key, value in document.items():
             if key not in _SHOWN_REPORT_KEYS:  # a section a newer hubcheck added (an export, a shard, ...)
                 rows.append((key.replace("_", " ").capitalize(), _value(value)))
-        lines = ['<dl class="facts">', *(f"<dt>{text(term)}</dt><dd>{definition}</dd>" for term, definition in rows),
+        lines = ['<dl class="facts">', *(f"<dt>{escape(term)}</dt><dd>{definition}</dd>" for term, definition in rows),
                  "</dl>"]
         more = {key: value for key, value in model.items() if key not in _SHOWN_MODEL_KEYS}
         if more:
@@ -335,14 +332,13 @@ class _Page:
                       _mapping(more), "</details>"]
         return lines
 
-    def _check_row(self, number: int, report: Report, result: CheckResult) -> str:
-        causes = set(report.root_causes)
+    def _check_row(self, number: int, result: CheckResult, causes: set[str]) -> str:
         status = result.status.value
         root = " root" if result.id in causes else ""
         note = _cause_note(result, causes)
-        finding = [f"<div>{text(result.message)}</div>"]
+        finding = [f"<div>{escape(result.message)}</div>"]
         if note and not root:  # a root cause says so in its status
-            finding.append(f'<span class="cause">{text(note)}</span>')
+            finding.append(f'<span class="cause">{escape(note)}</span>')
         if result.details:
             finding.append(f'<details class="details"><summary>details</summary>{_mapping(result.details)}</details>')
         bad = result.status in (Status.FAIL, Status.ERROR, Status.WARN)
@@ -350,12 +346,12 @@ class _Page:
         glossary = f"#check-{self.column_number[result.id]}"
         if bad and explanation:
             finding.append(f'<details class="fix" open><summary>How to fix (<code>hubcheck --explain '
-                           f'{text(result.id)}</code>)</summary><pre>{_fix_text(explanation)}</pre></details>')
-        title = f'<span class="title">{text(result.title)} · <a href="{glossary}">about</a></span>'
+                           f'{escape(result.id)}</code>)</summary><pre>{_fix_text(explanation)}</pre></details>')
+        title = f'<span class="title">{escape(result.title)} · <a href="{glossary}">about</a></span>'
         label = f"{SYMBOLS[result.status]} {status}" + (" · root cause" if root else "")
-        return (f'<tr id="{self._check_anchor(number, result.id)}" data-check="{attr(result.id)}" '
+        return (f'<tr id="{self._check_anchor(number, result.id)}" data-check="{escape(result.id)}" '
                 f'data-status="{status}"><td class="status"><span class="pill s-{status}{root}">{label}</span></td>'
-                f'<td class="id"><code>{text(result.id)}</code>{title}</td><td>{"".join(finding)}</td>'
+                f'<td class="id"><code>{escape(result.id)}</code>{title}</td><td>{"".join(finding)}</td>'
                 f'<td class="num">{result.duration_s:.2f} s</td></tr>')
 
     # -- what each check means -------------------------------------------------------------------------
@@ -367,8 +363,8 @@ class _Page:
             body = (f"<pre>{_fix_text(explanation)}</pre>" if explanation
                     else '<p class="muted">No explanation: this check is not installed where the report was made '
                          "into a page.</p>")
-            lines.append(f'<dt id="check-{self.column_number[check_id]}"><code>{text(check_id)}</code> '
-                         f"{text(title)}</dt><dd>{body}</dd>")
+            lines.append(f'<dt id="check-{self.column_number[check_id]}"><code>{escape(check_id)}</code> '
+                         f"{escape(title)}</dt><dd>{body}</dd>")
         lines += ["</dl>", "</section>"]
         return lines
 
@@ -393,18 +389,18 @@ def _cause_note(result: CheckResult, causes: set[str]) -> str:
 
 
 def _with_reason(value: str, reason: JSONValue) -> str:
-    return value + (f'<div class="why">{text(reason)}</div>' if reason else "")
+    return value + (f'<div class="why">{escape(reason)}</div>' if reason else "")
 
 
 def _sizes(sizes: JSONValue) -> str:
     if isinstance(sizes, list) and all(isinstance(size, list) and len(size) == 2 for size in sizes):
-        return text(", ".join(f"{height}×{width}" for height, width in sizes))
+        return escape(", ".join(f"{height}×{width}" for height, width in sizes))
     return _value(sizes)
 
 
 def _fix_text(explanation: str) -> str:
     """The ``--explain`` text, escaped, with its "Fix:" set off."""
-    return text(explanation).replace("Fix:", "<strong>Fix:</strong>", 1)
+    return escape(explanation).replace("Fix:", "<strong>Fix:</strong>", 1)
 
 
 def _environment(report: Report) -> str:
@@ -429,10 +425,10 @@ def _documentation(doc: JSONValue) -> str:
             continue
         value = doc[key]
         if key == "input_size" and isinstance(value, Mapping) and {"height", "width"} <= set(value):
-            shown = text(f"{value['height']}×{value['width']}") + (" (fixed)" if value.get("fixed") else
+            shown = escape(f"{value['height']}×{value['width']}") + (" (fixed)" if value.get("fixed") else
                                                                       " (other sizes possible)")
         elif key == "value_range" and isinstance(value, list) and len(value) == 2:
-            shown = text(f"[{value[0]:g}, {value[1]:g}]" if all(isinstance(v, (int, float)) for v in value) else value)
+            shown = escape(f"[{value[0]:g}, {value[1]:g}]" if all(isinstance(v, (int, float)) for v in value) else value)
         elif value is None:
             shown = '<span class="null">not stated</span>'
         else:
@@ -443,9 +439,9 @@ def _documentation(doc: JSONValue) -> str:
             rows.append((key.replace("_", " "), _value(value, 1)))
     for key, value in evidence.items():
         if key not in _DOC_FACTS:
-            rows.append((f"says ({key.replace('_', ' ')})", text(value)))
-    source = f"<div>{text(doc.get('path', '?'))} <span class=\"muted\">({text(doc.get('kind', '?'))})</span></div>"
-    items = "".join(f"<dt>{text(term)}</dt><dd>{definition}</dd>" for term, definition in rows)
+            rows.append((f"says ({key.replace('_', ' ')})", escape(value)))
+    source = f"<div>{escape(doc.get('path', '?'))} <span class=\"muted\">({escape(doc.get('kind', '?'))})</span></div>"
+    items = "".join(f"<dt>{escape(term)}</dt><dd>{definition}</dd>" for term, definition in rows)
     return f'{source}<dl class="value doc">{items}</dl>'
 
 
@@ -462,7 +458,7 @@ def _calls(anchor: str, calls: JSONValue) -> list[str]:
         seconds = call.get("seconds")
         if isinstance(seconds, (int, float)):
             total += seconds
-        rows.append(f'<tr><td class="mono">{text(call.get("input", ""))}</td><td class="mono">'
+        rows.append(f'<tr><td class="mono">{escape(call.get("input", ""))}</td><td class="mono">'
                     f'{_value(call.get("result"))}</td><td class="num">{_seconds(seconds)}</td></tr>')
     return [f'<h3 id="{anchor}">Probe calls <span class="muted">({len(calls)}, {total:.3f} s in all)</span></h3>',
             '<table class="calls"><thead><tr><th>input</th><th>result</th><th class="num">seconds</th></tr></thead>'
@@ -480,11 +476,11 @@ def _value(value: JSONValue, depth: int = 0) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
-        return text(value)
+        return escape(value)
     if isinstance(value, str):
-        return f"<pre>{text(value)}</pre>" if "\n" in value or len(value) > 160 else text(value)
+        return f"<pre>{escape(value)}</pre>" if "\n" in value or len(value) > 160 else escape(value)
     if depth >= _NESTING:
-        return f"<pre>{text(json.dumps(value, indent=1, ensure_ascii=False, default=str))}</pre>"
+        return f"<pre>{escape(json.dumps(value, indent=1, ensure_ascii=False, default=str))}</pre>"
     if isinstance(value, Mapping):
         return _mapping(value, depth) if value else '<span class="null">none</span>'
     if isinstance(value, (list, tuple)):
@@ -494,13 +490,13 @@ def _value(value: JSONValue, depth: int = 0) -> str:
                 isinstance(item, str) and ("\n" in item or len(item) > 160) for item in value):
             return ", ".join(_value(item, depth + 1) for item in value)
         if all(isinstance(item, list) for item in value):
-            return text(", ".join(json.dumps(item, ensure_ascii=False, default=str) for item in value))
+            return escape(", ".join(json.dumps(item, ensure_ascii=False, default=str) for item in value))
         return '<ol class="items">' + "".join(f"<li>{_value(item, depth + 1)}</li>" for item in value) + "</ol>"
-    return text(value)
+    return escape(value)
 
 
 def _mapping(mapping: Mapping[str, JSONValue], depth: int = 0) -> str:
-    items = "".join(f"<dt>{text(key)}</dt><dd>{_value(item, depth + 1)}</dd>" for key, item in mapping.items())
+    items = "".join(f"<dt>{escape(key)}</dt><dd>{_value(item, depth + 1)}</dd>" for key, item in mapping.items())
     return f'<dl class="value">{items}</dl>'
 
 
