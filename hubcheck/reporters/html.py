@@ -107,6 +107,7 @@ class _Page:
             '<meta charset="utf-8">',
             f'<meta http-equiv="Content-Security-Policy" content="{escape(CONTENT_SECURITY_POLICY)}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<meta name="color-scheme" content="light">',  # the colours are chosen for a light page
             '<meta name="generator" content="hubcheck">',
             '<link rel="icon" href="data:,">',  # or the browser asks the server (or file://) for /favicon.ico
             f"<title>{escape(title)}</title>",

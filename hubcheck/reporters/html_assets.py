@@ -60,6 +60,7 @@ h3 { font-size: .95rem; margin: 1rem 0 .35rem; }
 .chip input:focus-visible + span { outline: 2px solid var(--link); outline-offset: 1px; }
 #filters select, #filters input[type=search] { font: inherit; padding: .15rem .4rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); }
 #filters input[type=search] { width: 14rem; }
+#filters select { max-width: 16rem; }
 #filters button { font: inherit; padding: .15rem .7rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); cursor: pointer; }
 #shown { color: var(--muted); margin-left: auto; }
 
