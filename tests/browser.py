@@ -114,7 +114,10 @@ class Browser:
     # -- what a test does with the page ------------------------------------------------------------
 
     def open(self, url: str, ready: str = "document.readyState === 'complete'") -> None:
-        """Load ``url`` and wait until the JavaScript expression ``ready`` is true."""
+        """Load ``url`` afresh (even when only its fragment differs from the page's) and wait until the
+        JavaScript expression ``ready`` is true."""
+        self.call("Page.navigate", session=self.session, url="about:blank")
+        self.wait_for("location.href === 'about:blank'")
         self.call("Page.navigate", session=self.session, url=url)
         # Until the navigation commits, the old page (about:blank) answers: wait for the new address too.
         self.wait_for(f"location.href === {json.dumps(url)} && document.documentElement && ({ready})")

@@ -330,20 +330,20 @@ def test_filters_hide_models_in_chromium(browser: Browser, catalog_page: Path) -
                         for check in d["checks"] if check["id"] == "batch-size" and check["status"] == "fail"]
     browser.screenshot(artifacts_dir() / "html-report-filtered.png")
 
-    browser.click("#filters button[type=reset]")
-    browser.wait_for(f"({VISIBLE_ROWS}).length === {len(expected)}")
+    browser.click("#clear")
+    assert len(browser.evaluate(VISIBLE_ROWS)) == len(expected) and browser.evaluate("location.hash") == ""
     browser.type_text("#filter-model", "DOC_WRONG")
     assert browser.evaluate(VISIBLE_ROWS) == [f"models/{name}" for name in expected if "doc_wrong" in name]
     assert browser.evaluate("location.hash") == "#q=DOC_WRONG"
 
-    browser.click("#filters button[type=reset]")
+    browser.click("#clear")
     browser.click("#grid thead th.col[data-check=logits] a")  # a column's header picks its check
-    browser.wait_for("document.getElementById('filter-check').value === 'logits'")
+    browser.wait_for("document.documentElement.dataset.filters === 'check=logits'")
     assert browser.evaluate("Array.from(document.querySelectorAll('#grid thead th.col')).filter(t => !t.hidden)"
                             ".map(t => t.dataset.check)") == ["logits"]
 
     open_page(browser, catalog_page, "#verdict=pass&check=logits&status=pass")  # a shared link
-    browser.wait_for("location.hash.includes('check=logits')")
+    browser.wait_for("document.documentElement.dataset.filters === 'verdict=pass&status=pass&check=logits'")
     passing_logits = [f"models/{name}" for name, d in expected.items() if d["status"] == "pass"
                       and any(c["id"] == "logits" and c["status"] == "pass" for c in d["checks"])]
     assert passing_logits and browser.evaluate(VISIBLE_ROWS) == passing_logits

@@ -215,7 +215,7 @@ class _Page:
             f'<option value="">all checks</option>{options}</select></label>',
             '<label><span class="label">Model</span><input type="search" name="q" id="filter-model" '
             'placeholder="part of the name or path"></label>',
-            '<button type="reset">Clear</button>',
+            '<button type="button" id="clear">Clear</button>',
             '<output id="shown"></output>',
             "</form>",
         ]

@@ -209,16 +209,21 @@ SCRIPT = """
     });
     shown.textContent = count + " of " + rows.length + " models shown";
     none.hidden = count !== 0;
-    if (!keepHash) { writeHash(state); }
+    var text = encode(state);
+    document.documentElement.dataset.filters = text;  // what is applied, for tests and scripts to read
+    if (!keepHash) { writeHash(text); }
   }
 
-  function writeHash(state) {
+  function encode(state) {
     var params = new URLSearchParams();
     Object.keys(defaults).forEach(function (key) {
       var value = key === "q" ? state.q.trim() : state[key];
       if (value !== defaults[key]) { params.set(key, value); }
     });
-    var text = params.toString();
+    return params.toString();
+  }
+
+  function writeHash(text) {
     var url = text ? "#" + text : location.pathname + location.search;
     try { history.replaceState(null, "", url); } catch (ignored) { /* some file:// contexts refuse; the filter still works */ }
   }
@@ -241,7 +246,8 @@ SCRIPT = """
   form.addEventListener("input", function () { apply(false); });
   form.addEventListener("change", function () { apply(false); });
   form.addEventListener("submit", function (event) { event.preventDefault(); });
-  form.addEventListener("reset", function () { setTimeout(function () { apply(false); }, 0); });
+  // Clear resets and filters in one go (a "reset" event comes before the fields change).
+  document.getElementById("clear").addEventListener("click", function () { form.reset(); apply(false); });
   window.addEventListener("hashchange", function () { if (readHash()) { apply(true); } });
   readHash();
   apply(true);
