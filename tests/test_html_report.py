@@ -190,16 +190,24 @@ def test_facts_say_why_and_unknown_sections_still_show(catalog: list[Report]) ->
             return {**super().to_json(), "export": {"format": "tflite", "size_bytes": 1234}}
 
     base = next(report for report in catalog if report.model["path"] == "models/doc_wrong_task")
+    shard = {"index": 2, "count": 4, "catalog_sha256": "ab" * 32, "catalog_models": 43}
     newer = NewerReport(base.hubcheck_version, base.environment,
-                        {**base.model, "shard": {"index": 2, "count": 4}}, base.checks)
+                        {**base.model, "shard": shard, "source": "https://example.org/m.tar.gz",
+                         "source_kind": "url", "content_hash": "cd" * 32}, base.checks)
     feature = next(report for report in catalog if report.model["path"] == "models/feature_vector")
-    text = Markup(HtmlReporter().render([newer, feature])).text
+    feature = dataclasses.replace(feature, model={**feature.model, "shard": {**shard, "index": 1}})
+    page = HtmlReporter().render([newer, feature])
+    text = Markup(page).text
+    assert "shards 1/4, 2/4 of a catalog of 43 models" in text
+    facts = page.split('<dl class="facts">')[1].split("</dl>\n")[0]  # the first model's list, not "More facts"
+    assert "<dt>Shard</dt>" in facts and "catalog_sha256" in facts and "<dt>Export</dt>" in facts
+    assert "https://example.org/m.tar.gz" in facts and f"content SHA-256 {'cd' * 32}" in facts
     assert "Task" in text and str(base.model["task_reason"]) in text
     assert "224×224, 160×192" in text and str(base.model["input_sizes_source"]) in text
     assert "N (output width)16" in text
     assert "image-segmentation<!-- task: image-segmentation -->" in text  # the doc's fact and its own words
     assert "Exportformattflitesize_bytes1234" in text
-    assert "shardindex2count4" in text
+    assert f"Shardindex2count4catalog_sha256{'ab' * 32}catalog_models43" in text
     assert "Probe calls (2, 0.058 s in all)" in text and "float32[2,160,192,3] noise, training=True" in text
 
 

@@ -34,11 +34,17 @@ SYMBOLS = {
 }
 NOT_RUN = "·"
 
-# The facts the per-model list shows in its own words; every other key of ``model`` goes to "More facts".
+# The ``model`` facts the per-model list shows in its own words.
 _SHOWN_MODEL_KEYS = frozenset({
     "path", "format", "exported_by_tensorflow", "task", "task_reason", "input_sizes", "input_sizes_source",
     "batch_sizes", "batch_sizes_source", "output_width", "num_variables", "num_trainable_variables",
-    "documentation", "fetch_error", "calls",
+    "documentation", "fetch_error", "calls", "source", "source_kind",
+})
+# Background facts, folded under "More facts". Any other key of ``model`` (one a newer hubcheck adds: an
+# export's origin, a shard) is shown in the list, as a definition list, without a change here.
+_BACKGROUND_MODEL_KEYS = frozenset({
+    "tags", "meta_graphs", "signatures", "call_argument_names", "call_traces", "training_values_traced",
+    "load_seconds", "resolved_path", "content_hash", "archive_hash", "cached", "redirected_to",
 })
 # Report sections with a place of their own; any other top-level key of the JSON report is shown as a fact.
 _SHOWN_REPORT_KEYS = frozenset({
@@ -143,6 +149,9 @@ class _Page:
             meta.append("TensorFlow " + ", ".join(tensorflow))
         if any(report.strict for report in reports):
             meta.append("strict: warnings fail")
+        shards = _shards(reports)
+        if shards:
+            meta.append(shards)
         lines = [
             "<header>",
             "<h1>hubcheck report</h1>",
@@ -304,6 +313,11 @@ class _Page:
         rows: list[tuple[str, str]] = []
         if model.get("fetch_error"):
             rows.append(("Could not fetch", escape(model["fetch_error"])))
+        if model.get("source") and model.get("source") != model.get("path"):
+            rows.append(("Source", escape(model["source"])))
+        if model.get("source_kind"):
+            hashed = f"content SHA-256 {model['content_hash']}" if model.get("content_hash") else None
+            rows.append(("Source kind", _with_reason(escape(model["source_kind"]), hashed)))
         format_line = escape(model.get("format", "?"))
         if model.get("exported_by_tensorflow"):
             format_line += f', exported by TensorFlow {escape(model["exported_by_tensorflow"])}'
@@ -321,15 +335,15 @@ class _Page:
                                       f'({_value(model.get("num_trainable_variables"))} trainable)'))
         if "documentation" in model:
             rows.append(("Documentation", _documentation(model["documentation"])))
-        document = report.to_json()
-        for key, value in document.items():
-            if key not in _SHOWN_REPORT_KEYS:  # a section a newer hubcheck added (an export, a shard, ...)
-                rows.append((key.replace("_", " ").capitalize(), _value(value)))
+        newer = {key: value for key, value in model.items()
+                 if key not in _SHOWN_MODEL_KEYS and key not in _BACKGROUND_MODEL_KEYS}
+        newer.update((key, value) for key, value in report.to_json().items() if key not in _SHOWN_REPORT_KEYS)
+        rows += [(key.replace("_", " ").capitalize(), _value(value)) for key, value in newer.items()]
         lines = ['<dl class="facts">', *(f"<dt>{escape(term)}</dt><dd>{definition}</dd>" for term, definition in rows),
                  "</dl>"]
-        more = {key: value for key, value in model.items() if key not in _SHOWN_MODEL_KEYS}
+        more = {key: value for key, value in model.items() if key in _BACKGROUND_MODEL_KEYS}
         if more:
-            lines += ['<details class="more"><summary>More facts (source, signatures, traces)</summary>',
+            lines += ['<details class="more"><summary>More facts (signatures, traces, where it was read)</summary>',
                       _mapping(more), "</details>"]
         return lines
 
@@ -375,6 +389,19 @@ class _Page:
 
 def _name(report: Report) -> str:
     return str(report.model.get("path", "?"))
+
+
+def _shards(reports: Sequence[Report]) -> str | None:
+    """"shards 1/4, 2/4 of a catalog of 43 models" when the reports say which ``--shard`` checked them."""
+    shards = [shard for report in reports if isinstance(shard := report.model.get("shard"), Mapping)]
+    slices = sorted({(shard["index"], shard["count"]) for shard in shards
+                     if isinstance(shard.get("index"), int) and isinstance(shard.get("count"), int)})
+    if not slices:
+        return None
+    sizes = {shard.get("catalog_models") for shard in shards}
+    size = sizes.pop() if len(sizes) == 1 else None
+    catalog = f" of a catalog of {_plural(size, 'model')}" if isinstance(size, int) else ""
+    return f"{'shard' if len(slices) == 1 else 'shards'} {', '.join(f'{i}/{n}' for i, n in slices)}{catalog}"
 
 
 def _plural(count: int, noun: str) -> str:
