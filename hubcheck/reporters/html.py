@@ -258,11 +258,11 @@ class _Page:
                 continue
             status = result.status.value
             note = _cause_note(result, causes)
-            root = " root" if check_id in causes else ""
+            root = check_id in causes
             tip = f"{check_id}: {status}{' (' + note + ')' if note else ''}\n{result.message}"
             cells.append(
-                f'<td class="cell s-{status}{root}" data-check="{escape(check_id)}" data-status="{status}"'
-                f'{" data-root=" + chr(34) + "1" + chr(34) if root else ""} title="{escape(tip)}">'
+                f'<td class="cell s-{status}{" root" if root else ""}"{" data-root=1" if root else ""} '
+                f'data-check="{escape(check_id)}" data-status="{status}" title="{escape(tip)}">'
                 f'<a href="#{self._check_anchor(number, check_id)}">{SYMBOLS[result.status]}'
                 f'<span class="sr"> {status}{escape(", " + note) if note else ""}</span></a></td>'
             )
