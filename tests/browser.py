@@ -50,7 +50,7 @@ class Browser:
             os.dup2(to_browser_read, 3)
             os.dup2(from_browser_write, 4)
 
-        self._log = open(profile / "chromium.log", "wb")  # noqa: SIM115 - closed in close()
+        self._log = open(profile / "chromium.log", "wb")  # Chromium's stderr; closed in close()
         self.profile = profile
         self.process = subprocess.Popen(
             [
