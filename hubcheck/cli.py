@@ -226,14 +226,13 @@ def _list_checks(ctx: click.Context, param: click.Parameter, value: bool) -> Non
 def _explain(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is None or ctx.resilient_parsing:
         return
-    from hubcheck.registry import get_check
+    from hubcheck.registry import explain, get_check
 
     try:
         check = get_check(value)
     except KeyError:
         raise click.UsageError(f"unknown check id {value!r}; see hubcheck --list-checks", ctx) from None
-    requires = f"\n\nRuns after: {', '.join(check.requires)}" if check.requires else ""
-    click.echo(f"{check.id}: {check.title}\n\n{check.explanation()}{requires}")
+    click.echo(explain(check))
     ctx.exit()
 
 

@@ -86,6 +86,13 @@ def check_ids() -> list[str]:
     return [check.id for check in available_checks()]
 
 
+def explain(check: type[Check]) -> str:
+    """What ``hubcheck --explain ID`` prints (and the HTML report shows): id and title, when the check fails
+    and how to fix it, and the checks it runs after."""
+    requires = f"\n\nRuns after: {', '.join(check.requires)}" if check.requires else ""
+    return f"{check.id}: {check.title}\n\n{check.explanation()}{requires}"
+
+
 def get_check(check_id: str) -> type[Check]:
     for check in available_checks():
         if check.id == check_id:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from hubcheck.reporters.github import GithubReporter
+from hubcheck.reporters.html import HtmlReporter
 from hubcheck.reporters.json import JsonReporter
 from hubcheck.reporters.junit import JunitReporter
 from hubcheck.reporters.markdown import MarkdownReporter
@@ -29,6 +30,7 @@ REPORTERS: dict[str, type[Reporter]] = {
     "junit": JunitReporter,
     "markdown": MarkdownReporter,
     "github": GithubReporter,
+    "html": HtmlReporter,
 }
 
 
