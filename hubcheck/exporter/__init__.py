@@ -162,3 +162,10 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
         write_model(root, target, result.to_json())
         verify_written(root, target, (size[0] or 96, size[1] or 96))
     return result
+
+
+def with_export_facts(report: Report, facts: dict[str, JSONValue] | Any) -> Report:
+    """``report`` with the export's facts as its ``model.export`` section (docs/report.schema.json)."""
+    import dataclasses
+
+    return dataclasses.replace(report, model={**report.model, "export": dict(facts)})

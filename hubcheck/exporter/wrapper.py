@@ -140,7 +140,7 @@ def output_width(root: Any, size: tuple[int | None, int | None]) -> int:
     return the output width N of its ``[batch, N]`` output; :class:`ExportError` when the output is not
     one, or when N depends on the input size."""
     tf = tensorflow()
-    sizes = [(size[0] or h, size[1] or w) for h, w in TRY_SIZES] if None in size else [(size[0], size[1])]
+    sizes = [(size[0] or h, size[1] or w) for h, w in TRY_SIZES]  # one size when both are fixed
     widths: dict[tuple[int, int], int] = {}
     for height, width in dict.fromkeys(sizes):
         images = tf.zeros([2, height, width, 3], tf.float32)
