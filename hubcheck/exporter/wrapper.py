@@ -100,7 +100,10 @@ def build_root(source: Source, options: Adapters) -> Any:
         _trace(root.__call__, spec)
     root.variables = list(source.variables)
     if source.fine_tunable:
-        root.trainable_variables = list(source.trainable_variables)
+        trainable = list(source.trainable_variables)
+        if options.output is not None:  # the other outputs' own weights get no gradient: not trainable here
+            trainable = reached_variables(root.__call__, spec, trainable)
+        root.trainable_variables = trainable
         root.regularization_losses = [
             tf.function(_scalar_loss(loss), input_signature=[], autograph=False)
             for loss in source.regularization_losses
@@ -108,6 +111,23 @@ def build_root(source: Source, options: Adapters) -> Any:
     if source.keep is not None:
         root.source = source.keep  # resources the call captures are saved with the model
     return root
+
+
+def reached_variables(call: Any, spec: Any, variables: list[Any]) -> list[Any]:
+    """The ``variables`` the training-mode output has a gradient path to, found by tracing (never running:
+    a training-mode call would update batch-norm statistics)."""
+    tf = tensorflow()
+    connected: list[bool] = []
+
+    def gradients(images: Any) -> Any:
+        with tf.GradientTape() as tape:
+            output = call(images, training=True)
+        found = tape.gradient(output, variables)
+        connected[:] = [gradient is not None for gradient in found]
+        return output
+
+    tf.function(gradients, autograph=False).get_concrete_function(spec)
+    return [variable for variable, reached in zip(variables, connected) if reached]
 
 
 def _scalar_loss(loss: Any) -> Any:
