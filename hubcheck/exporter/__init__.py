@@ -134,7 +134,7 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
     """
     from hubcheck.exporter.sources import load_source
     from hubcheck.exporter.wrapper import Adapters, build_root, output_width, traced_size
-    from hubcheck.exporter.writer import check_target, verify_written, write_model
+    from hubcheck.exporter.writer import check_target, write_model
     from hubcheck.tfimport import native_logs_silenced
 
     target = Path(out).expanduser()
@@ -159,8 +159,7 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
             output_width=width,
             notes=tuple(source.notes),
         )
-        write_model(root, target, result.to_json())
-        verify_written(root, target, (size[0] or 96, size[1] or 96))
+        write_model(root, target, result.to_json(), (size[0] or 96, size[1] or 96))
     return result
 
 

@@ -198,6 +198,9 @@ def tf_keras_source(model: Any, kind: str) -> Source:
         variables=list(model.variables),
         trainable_variables=list(model.trainable_variables),
         regularization_losses=losses,
+        # Not every resource a tf-keras call captures is among its variables (the state of the random
+        # generator of an augmentation layer, say): tracking the model saves them all.
+        keep=model,
         notes=notes,
     )
 
@@ -270,8 +273,14 @@ def _signature_source(loaded: Any, signature: str | None) -> Source:
         raise ExportError(f"signature {signature} takes {len(inputs)} inputs ({', '.join(sorted(inputs))}), "
                           f"{len(images)} of them image batches; an image model takes exactly one")
     (name, spec), = inputs.items()
+    notes = [f"serving-only source (signature {signature}): the export is not fine-tunable"]
+    call: Callable[[Any, bool | None], Any] = lambda images, _: dict(sorted(function(**{name: images}).items()))
     if hasattr(loaded, "prune") and hasattr(loaded, "graph"):
         kind = "tf1-signatures"
+        frozen = _frozen_tf1(function)
+        if frozen is not None:
+            call = frozen
+            notes.append("the TF1 graph's variables are frozen into constants")
     elif hasattr(loaded, "serve"):
         kind = "keras3-export"
     else:
@@ -279,12 +288,34 @@ def _signature_source(loaded: Any, signature: str | None) -> Source:
     variables = [v for v in getattr(loaded, "variables", []) or [] if isinstance(v, tf.Variable)]
     return Source(
         kind=kind,
-        call=lambda images, _: dict(sorted(function(**{name: images}).items())),
+        call=call,
         has_training=False,
         input_shape=_image_shape(spec.shape.as_list() if spec.shape.rank is not None else [None], f"signature "
                                  f"{signature}'s input {name}"),
         input_dtype=spec.dtype,
         variables=variables,
         keep=loaded,
-        notes=[f"serving-only source (signature {signature}): the export is not fine-tunable"],
+        notes=notes,
     )
+
+
+def _frozen_tf1(function: Any) -> Callable[[Any, bool | None], Any] | None:
+    """A TF1 signature with its variables folded into constants, returning the same sorted dict; ``None``
+    when it cannot be frozen (tables, say): then it is called as it is.
+
+    TF1 graphs keep reference variables that tf.saved_model.save does not write; a serving-only export
+    never trains them, so constants lose nothing and the written model needs no TF1 state.
+    """
+    tensorflow()
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    try:
+        frozen = convert_variables_to_constants_v2(function)
+    except Exception:  # a graph the converter cannot fold; the call as it is may still work
+        return None
+    names = sorted(function.structured_outputs)
+
+    def call(images: Any, _: bool | None) -> Any:
+        return dict(zip(names, frozen(images)))
+
+    return call

@@ -8,6 +8,7 @@ for ``[None, H, W, 3]`` float32 and, when the source has a training mode, for bo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +81,41 @@ def build_root(source: Source, options: Adapters) -> Any:
             y = adapters.LOGITS[options.logits](y)
         return y
 
-    root = tf.__internal__.tracking.AutoTrackable()
     height, width = traced_size(source, options.input_size)
     spec = tf.TensorSpec([None, height, width, 3], tf.float32, name="images")
+    root = _traced_root(forward, spec, source.has_training)
+    root.variables = list(source.variables)
+    if source.fine_tunable:
+        try:
+            trainable = reached_variables(root.__call__, spec, list(source.trainable_variables))
+        except LookupError as exc:  # an op of the training mode has no gradient (random augmentation, say)
+            op = re.search(r"op type: (\w+)", str(exc))
+            source.notes.append("the source's training mode cannot be differentiated ("
+                                + (f"{op.group(1)} has no gradient" if op else _first_line(exc)[:120])
+                                + "); the export runs it in inference mode for "
+                                "training=True too, so fine-tuning keeps batch-norm statistics and skips dropout")
+            root = _traced_root(lambda images, training: forward(images, False), spec, True)
+            root.variables = list(source.variables)
+            trainable = reached_variables(root.__call__, spec, list(source.trainable_variables))
+        if options.output is None:
+            trainable = list(source.trainable_variables)  # a weight the output never reaches is gradient-flow's news
+        root.trainable_variables = trainable
+        root.regularization_losses = [
+            tf.function(_scalar_loss(loss), input_signature=[], autograph=False)
+            for loss in source.regularization_losses
+        ]
+    if source.keep is not None:
+        root.source = source.keep  # resources the call captures are saved with the model
+    return root
+
+
+def _traced_root(forward: Any, spec: Any, has_training: bool) -> Any:
+    """A fresh root whose ``__call__`` is ``forward`` traced for ``spec`` (and both ``training`` values)."""
+    tf = tensorflow()
+    root = tf.__internal__.tracking.AutoTrackable()
     # autograph off: the adapters are plain TensorFlow, and an ExportError raised while tracing must
     # reach the user as it is.
-    if source.has_training:
+    if has_training:
         def call(images: Any, training: bool = False) -> Any:
             return forward(images, training)
 
@@ -98,19 +128,12 @@ def build_root(source: Source, options: Adapters) -> Any:
 
         root.__call__ = tf.function(call_inference, autograph=False)
         _trace(root.__call__, spec)
-    root.variables = list(source.variables)
-    if source.fine_tunable:
-        trainable = list(source.trainable_variables)
-        if options.output is not None:  # the other outputs' own weights get no gradient: not trainable here
-            trainable = reached_variables(root.__call__, spec, trainable)
-        root.trainable_variables = trainable
-        root.regularization_losses = [
-            tf.function(_scalar_loss(loss), input_signature=[], autograph=False)
-            for loss in source.regularization_losses
-        ]
-    if source.keep is not None:
-        root.source = source.keep  # resources the call captures are saved with the model
     return root
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def reached_variables(call: Any, spec: Any, variables: list[Any]) -> list[Any]:
@@ -142,8 +165,7 @@ def _trace(function: Any, spec: Any, *args: Any) -> None:
         raise
     except Exception as exc:
         raise ExportError(f"the source cannot be called on a {_describe(spec)} image batch: "
-                          f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                          ) from None
+                          f"{type(exc).__name__}: {_first_line(exc)}") from None
 
 
 def _describe(spec: Any) -> str:

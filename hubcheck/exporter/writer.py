@@ -38,8 +38,9 @@ def check_target(out: Path) -> None:
         raise ExportError(f"{out}: folder {parent} is not writable")
 
 
-def write_model(root: Any, out: Path, record: Mapping[str, Any]) -> None:
-    """Save ``root`` and the ``record`` sidecar at ``out`` (checked with :func:`check_target`), atomically."""
+def write_model(root: Any, out: Path, record: Mapping[str, Any], probe_size: tuple[int, int]) -> None:
+    """Save ``root`` and the ``record`` sidecar at ``out`` (checked with :func:`check_target`), atomically,
+    once the saved copy loads back and computes what ``root`` does (:func:`verify_written`)."""
     tf = tensorflow()
     check_target(out)
     parent = out.absolute().parent
@@ -48,6 +49,7 @@ def write_model(root: Any, out: Path, record: Mapping[str, Any]) -> None:
         staged = scratch / "model"
         tf.saved_model.save(root, str(staged))
         (staged / SIDECAR).write_text(json.dumps(dict(record), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        verify_written(root, staged, probe_size)
         if out.is_dir():
             out.rmdir()  # empty (checked above); rmdir refuses if a file appeared since
         os.rename(staged, out)
@@ -57,17 +59,21 @@ def write_model(root: Any, out: Path, record: Mapping[str, Any]) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def verify_written(root: Any, out: Path, size: tuple[int, int]) -> None:
-    """Load OUT back and compare its inference output with the traced root's on one image batch; a
-    difference is hubcheck's own failure (:class:`~hubcheck.exitcodes.Crash`, exit 3)."""
+def verify_written(root: Any, saved: Path, size: tuple[int, int]) -> None:
+    """Load the saved copy back and compare its inference output with the traced root's on one image batch.
+
+    A copy that does not load or call is a source whose state TensorFlow cannot write again
+    (:class:`ExportError`); one that computes something else is hubcheck's own failure
+    (:class:`~hubcheck.exitcodes.Crash`, exit 3)."""
     tf = tensorflow()
     images = tf.constant(np.random.default_rng(0).random((2, *size, 3), dtype=np.float32))
     try:
-        loaded = tf.saved_model.load(str(out))
-        written = loaded(images).numpy()
+        written = tf.saved_model.load(str(saved))(images).numpy()
     except Exception as exc:
-        raise Crash(f"hubcheck export wrote {out} but cannot load and call it back: {type(exc).__name__}",
-                    str(exc)) from None
+        first = str(exc).strip().splitlines()
+        raise ExportError("the written model does not load and run back, so it was not kept: "
+                          f"{type(exc).__name__}: {first[0] if first else ''} (state of the source that "
+                          "tf.saved_model.save cannot write, such as TF1 reference variables)") from None
     expected = root.__call__(images).numpy()
     if not np.allclose(written, expected, rtol=1e-5, atol=1e-5, equal_nan=True):
-        raise Crash(f"hubcheck export wrote {out}, but the written model's output differs from the wrapper's")
+        raise Crash("hubcheck export: the written model's output differs from the wrapper's; nothing was kept")
