@@ -154,6 +154,9 @@ def _image_shape(shape: Sequence[Any], what: str) -> tuple[int | None, int | Non
     if len(shape) != 4:
         raise ExportError(f"{what} has shape {list(shape)}: an image model takes [batch, height, width, channels]")
     height, width, channels = (None if d is None else int(d) for d in shape[1:])
+    if height in (1, 3) and channels not in (1, 3):
+        raise ExportError(f"{what} has shape {list(shape)}: channels first; an image model takes channels last, "
+                          "[batch, height, width, channels]")
     return height, width, channels
 
 
