@@ -118,6 +118,7 @@ def export(
     logits: str | None = None,
     signature: str | None = None,
     input_size: str | tuple[int, int] | None = None,
+    allow_unsafe_ops: bool = False,
     run_checks: bool = True,
     **check_options: object,
 ) -> ExportResult:
@@ -127,7 +128,9 @@ def export(
     Keras 3 or tf-keras model. The adapters, each opt-in, are those of ``hubcheck export`` (docs/export.md):
     ``input_range=(0, 255)`` (or ``"0,255"``), ``grayscale=True``, ``output="name"`` or an index,
     ``logits="softmax"|"sigmoid"``, ``signature="name"`` for a serving-only SavedModel, and
-    ``input_size=(224, 224)`` (or ``"224x224"``) to fix the traced size. With ``run_checks`` (the default) the
+    ``input_size=(224, 224)`` (or ``"224x224"``) to fix the traced size. A SavedModel source whose graph
+    fails the ``unsafe-ops`` allowlist is refused unless ``allow_unsafe_ops`` (the source is loaded and
+    called in this process). With ``run_checks`` (the default) the
     written model is checked with :func:`check` (``check_options`` are its keyword arguments) and the
     report, with the export's facts as ``report.model["export"]``, is the result's ``report``.
 
@@ -139,9 +142,9 @@ def export(
     from hubcheck.exporter import ExportOptions, export_model, with_export_facts
 
     options = ExportOptions.of(input_range=input_range, grayscale=grayscale, output=output, logits=logits,
-                               signature=signature, input_size=input_size)
+                               signature=signature, input_size=input_size, allow_unsafe_ops=allow_unsafe_ops)
     result = export_model(model, out, options)
     if not run_checks:
         return result
-    report = check(result.path, **check_options)  # type: ignore[arg-type]
+    report = check(result.path, allow_unsafe_ops=allow_unsafe_ops, **check_options)  # type: ignore[arg-type]
     return dataclasses.replace(result, report=with_export_facts(report, result.to_json()))

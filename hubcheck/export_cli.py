@@ -61,13 +61,14 @@ class ExportArgs:
     input_size: str | None = None
 
 
-def build_export_options(args: ExportArgs) -> ExportOptions:
+def build_export_options(args: ExportArgs, allow_unsafe_ops: bool = False) -> ExportOptions:
     """The adapters the command line asks for; click.UsageError (exit 2) naming a malformed one."""
     from hubcheck.exporter import ExportOptions
 
     try:
         return ExportOptions.of(input_range=args.input_range, grayscale=args.grayscale, output=args.output,
-                                logits=args.logits, signature=args.signature, input_size=args.input_size)
+                                logits=args.logits, signature=args.signature, input_size=args.input_size,
+                                allow_unsafe_ops=allow_unsafe_ops)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -160,7 +161,7 @@ def _export(ctx: click.Context, /, *, source: str, out: Path, input_range: str |
             **params: Any) -> list[Report]:
     args = ExportArgs(source=source, out=out, input_range=input_range, grayscale=grayscale, output=output,
                       logits=logits, signature=signature, input_size=input_size)
-    options = build_export_options(args)
+    options = build_export_options(args, bool(params.get("allow_unsafe_ops")))
     check = build_check_args(args, params)
     result = run_export(args, options)
     return execute(check, facts_runners(_runners(ctx), result.to_json()))

@@ -200,6 +200,7 @@ def _refused(args: list[str], out: Path) -> str:
     ("dict_output", ["--output", "nope"], "no such output"),
     ("uint8_input", [], "--input-range"),
     ("tf1_signature_only", ["--signature", "other"], "no such signature"),
+    ("tf1_signature_writes", [], "may reach outside the process"),
 ])
 def test_what_no_wrapper_can_fix_is_refused_with_exit_2(source: str, extra: list[str], message: str,
                                                         model_path: Callable[[str], Path], tmp_path: Path) -> None:

@@ -33,17 +33,18 @@ class ExportOptions:
     logits: str | None = None
     signature: str | None = None
     input_size: tuple[int, int] | None = None
+    allow_unsafe_ops: bool = False
 
     @classmethod
     def of(cls, *, input_range: str | tuple[float, float] | None = None, grayscale: bool = False,
            output: str | int | None = None, logits: str | None = None, signature: str | None = None,
-           input_size: str | tuple[int, int] | None = None) -> ExportOptions:
+           input_size: str | tuple[int, int] | None = None, allow_unsafe_ops: bool = False) -> ExportOptions:
         """Options from the command line's text (or Python values); ``ValueError`` saying which is malformed."""
         if logits is not None and logits not in LOGITS_CHOICES:
             raise ValueError(f"logits must be one of {', '.join(LOGITS_CHOICES)}; got {logits!r}")
         return cls(input_range=_parse_range(input_range), grayscale=bool(grayscale),
                    output=None if output is None else str(output), logits=logits, signature=signature,
-                   input_size=_parse_size(input_size))
+                   input_size=_parse_size(input_size), allow_unsafe_ops=allow_unsafe_ops)
 
     def applied(self) -> list[str]:
         """The adapters in the order they act, as the output and the report name them."""
@@ -140,7 +141,7 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
     target = Path(out).expanduser()
     check_target(target)  # before any loading: an export into a used folder never starts
     with native_logs_silenced():
-        source = load_source(model, signature=options.signature)
+        source = load_source(model, signature=options.signature, allow_unsafe_ops=options.allow_unsafe_ops)
         adapters = Adapters(input_range=options.input_range, grayscale=options.grayscale, output=options.output,
                             logits=options.logits, input_size=options.input_size)
         root = build_root(source, adapters)

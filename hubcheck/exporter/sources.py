@@ -56,11 +56,16 @@ class Source:
         return self.kind not in SERVING_ONLY_KINDS and bool(self.trainable_variables)
 
 
-def load_source(model: Any, *, signature: str | None = None) -> Source:
+def load_source(model: Any, *, signature: str | None = None, allow_unsafe_ops: bool = False) -> Source:
     """Recognise ``model`` (a path or a live Keras model) and load it; :class:`ExportError` when it is none of
-    the kinds above or cannot be loaded."""
+    the kinds above or cannot be loaded, or when it is a SavedModel whose graph holds ops that may reach
+    outside the process (the unsafe-ops allowlist) and ``allow_unsafe_ops`` is not given: export loads and
+    calls the source in this process, so the gate of ``hubcheck MODEL`` applies before it does."""
     if isinstance(model, (str, os.PathLike)):
-        return _load_path(Path(model).expanduser(), signature)
+        path = Path(model).expanduser()
+        if path.is_dir() and not allow_unsafe_ops:
+            _refuse_unsafe(path)
+        return _load_path(path, signature)
     module = type(model).__module__
     if signature is not None:
         raise ExportError("--signature applies to serving-only SavedModels, not to a live model")
@@ -95,6 +100,20 @@ def _load_path(path: Path, signature: str | None) -> Source:
     return saved_model_source(path, signature)
 
 
+def _refuse_unsafe(path: Path) -> None:
+    from hubcheck.graph.unsafe import scan_path
+
+    try:
+        scan = scan_path(path)
+    except Exception as exc:  # an unreadable graph: loading it below says so in its own words
+        del exc
+        return
+    if scan is not None and scan.unsafe:
+        raise ExportError(f"{path}: its graph holds ops that may reach outside the process ({scan.summary(3)}); "
+                          "export would load and call it here. Read `hubcheck SOURCE`'s unsafe-ops finding, then "
+                          "give --allow-unsafe-ops if you trust it")
+
+
 def _keras_file_version(path: Path) -> str:
     """The Keras version that wrote a ``.keras`` zip (``metadata.json``); "" when it does not say."""
     try:
@@ -119,7 +138,7 @@ def keras3() -> Any:
 def _load_keras3(path: Path) -> Any:
     keras = keras3()
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # a stranger's file: any failure is "cannot load", said plainly
         raise ExportError(f"{path}: Keras 3 cannot load it: {_one_line(exc)}") from None
 
@@ -129,7 +148,7 @@ def _load_tf_keras(path: Path) -> Any:
     import tf_keras
 
     try:
-        return tf_keras.models.load_model(path, compile=False)
+        return tf_keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         raise ExportError(f"{path}: tf-keras cannot load it: {_one_line(exc)}") from None
 
