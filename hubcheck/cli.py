@@ -293,7 +293,8 @@ class HubcheckGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT... | doc PATH")
+        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT... | doc PATH | "
+                                       "export SOURCE OUT")
 
     def invoke(self, ctx: click.Context) -> Any:
         reports: Sequence[Outcome] = ()
