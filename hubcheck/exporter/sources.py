@@ -181,20 +181,13 @@ def _image_shape(shape: Sequence[Any], what: str) -> tuple[int | None, int | Non
 
 def keras3_source(model: Any, kind: str) -> Source:
     keras3()
-    shape, dtype = _keras_input(model)
-    tf = tensorflow()
     # Keras 3 variables wrap a tf.Variable (.value): those are what a SavedModel tracks and restores.
-    losses = [_regularizer_loss(variable.regularizer, variable)
-              for variable in model.trainable_weights if getattr(variable, "regularizer", None) is not None]
-    return Source(
-        kind=kind,
-        call=lambda images, training: model(images, training=training),
-        has_training=True,
-        input_shape=shape,
-        input_dtype=tf.as_dtype(dtype),
+    return _keras_model_source(
+        model, kind,
         variables=[variable.value for variable in model.variables],
         trainable_variables=[variable.value for variable in model.trainable_variables],
-        regularization_losses=losses,
+        losses=[_regularizer_loss(variable.regularizer, variable)
+                for variable in model.trainable_weights if getattr(variable, "regularizer", None) is not None],
     )
 
 
@@ -203,12 +196,24 @@ def _regularizer_loss(regularizer: Any, variable: Any) -> Callable[[], Any]:
 
 
 def tf_keras_source(model: Any, kind: str) -> Source:
+    return _keras_model_source(
+        model, kind,
+        variables=list(model.variables),
+        trainable_variables=list(model.trainable_variables),
+        # Weight regularizers are kept by each tf-keras layer as zero-argument callables.
+        losses=[loss for layer in model._flatten_layers() for loss in layer._callable_losses],
+        # Not every resource a tf-keras call captures is among its variables (the state of the random
+        # generator of an augmentation layer, say): tracking the model saves them all.
+        keep=model,
+    )
+
+
+def _keras_model_source(model: Any, kind: str, *, variables: list[Any], trainable_variables: list[Any],
+                        losses: list[Callable[[], Any]], keep: Any = None) -> Source:
+    """A Keras model (either Keras) called as ``model(images, training=...)``."""
     shape, dtype = _keras_input(model)
-    tf = tensorflow()
-    # Weight regularizers are kept by each layer as zero-argument callables; activity regularizers
-    # depend on the input and cannot be a zero-argument loss.
-    losses = [loss for layer in model._flatten_layers() for loss in layer._callable_losses]
     notes = []
+    # An activity regularizer's loss depends on the input: it cannot be a zero-argument loss.
     if any(getattr(layer, "activity_regularizer", None) is not None for layer in model._flatten_layers()):
         notes.append("activity regularizers depend on the input and are not among regularization_losses")
     return Source(
@@ -216,13 +221,11 @@ def tf_keras_source(model: Any, kind: str) -> Source:
         call=lambda images, training: model(images, training=training),
         has_training=True,
         input_shape=shape,
-        input_dtype=tf.as_dtype(dtype),
-        variables=list(model.variables),
-        trainable_variables=list(model.trainable_variables),
+        input_dtype=tensorflow().as_dtype(dtype),
+        variables=variables,
+        trainable_variables=trainable_variables,
         regularization_losses=losses,
-        # Not every resource a tf-keras call captures is among its variables (the state of the random
-        # generator of an augmentation layer, say): tracking the model saves them all.
-        keep=model,
+        keep=keep,
         notes=notes,
     )
 
