@@ -146,6 +146,13 @@ def test_serving_only_output_equals_the_signatures(exported: Callable[[str], Exp
 
 
 @pytest.mark.slow
+def test_dtype_casts_are_recorded(exported: Callable[[str], ExportResult]) -> None:
+    assert "output cast from float64 to float32" in exported("float64_output").adapters
+    assert exported("uint8_input").adapters == ("input-range 0,255", "input cast to uint8")
+    assert not any("cast" in adapter for adapter in exported("feature_vector").adapters)
+
+
+@pytest.mark.slow
 def test_written_model_loads_and_runs_without_keras(exported: Callable[[str], ExportResult]) -> None:
     path = exported("keras3_classifier").path
     script = textwrap.dedent(f"""

@@ -150,6 +150,8 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
         applied = list(options.applied())
         if source.input_dtype.name != "float32":
             applied.append(f"input cast to {source.input_dtype.name}")
+        if source.output_dtype not in (None, "float32"):
+            applied.append(f"output cast from {source.output_dtype} to float32")
         result = ExportResult(
             path=target,
             source=os.fspath(model) if isinstance(model, (str, os.PathLike)) else f"<{type(model).__name__} object>",

@@ -50,6 +50,7 @@ class Source:
     regularization_losses: list[Callable[[], Any]] = field(default_factory=list)
     keep: Any = None
     notes: list[str] = field(default_factory=list)
+    output_dtype: str | None = None  # the dtype of the picked output, learnt when the call is traced
 
     @property
     def fine_tunable(self) -> bool:

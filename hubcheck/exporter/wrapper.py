@@ -76,6 +76,7 @@ def build_root(source: Source, options: Adapters) -> Any:
             x = adapters.to_luminance(x)
         x = _to_source_dtype(x, source.input_dtype)
         y = adapters.pick_output(source.call(x, training), options.output)
+        source.output_dtype = y.dtype.name
         y = adapters.to_float32(y)
         if options.logits is not None:
             y = adapters.LOGITS[options.logits](y)
