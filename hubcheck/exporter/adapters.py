@@ -72,6 +72,16 @@ def output_names(outputs: Any) -> list[str] | None:
 
 
 def pick_output(outputs: Any, choice: str | None) -> Any:
+    """:func:`pick_one` that refuses a pick which is itself several tensors (a nested list, say)."""
+    picked = pick_one(outputs, choice)
+    inner = output_names(picked)
+    if inner is not None:
+        raise ExportError(f"output {choice if choice is not None else 0} is itself {len(inner)} outputs, not one "
+                          "tensor; an image model returns one [batch, N] tensor")
+    return picked
+
+
+def pick_one(outputs: Any, choice: str | None) -> Any:
     """One tensor of a dict, list or tuple of outputs (``--output NAME|INDEX``); a single tensor as it is.
 
     A dict's index counts its keys in the order the source returns them (for a signature: sorted by name).
