@@ -181,8 +181,10 @@ def test_cli_export_then_check_in_the_isolated_child(tmp_path: Path, monkeypatch
     report = tmp_path / "report.json"
     result = CliRunner().invoke(main, ["export", str(export_source("keras3_classifier")), str(out),
                                        "--input-range", "0,255", "--logits", "softmax",
-                                       "--task", "image-classification", "--report", f"json={report}"])
+                                       "--task", "image-classification", "--report", f"json={report}",
+                                       "--write-doc", str(tmp_path / "README.md")])
     assert result.exit_code == 0, result.output
+    assert "image-classification" in (tmp_path / "README.md").read_text()  # --write-doc applies
     assert "fine-tunable: yes" in result.output and "input-range 0,255, logits softmax" in result.output
     document = json.loads(report.read_text())
     assert document["status"] == "pass"
