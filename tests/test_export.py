@@ -297,3 +297,12 @@ def test_other_commands_never_import_keras3(code: str, model_path: Callable[[str
         "\nimport sys\nprint('KERAS3' if 'keras' in sys.modules else 'NO-KERAS3')")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.stdout.strip().splitlines()[-1] == "NO-KERAS3", done.stderr[-2000:]
+
+
+def test_an_empty_out_folder_is_used_and_nothing_is_left_beside_it(tmp_path: Path,
+                                                                   model_path: Callable[[str], Path]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    result = hubcheck.export(model_path("feature_vector"), out, run_checks=False)
+    assert result.path == out and (out / "saved_model.pb").is_file() and (out / SIDECAR).is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the staging folder is gone
