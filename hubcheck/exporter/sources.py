@@ -257,11 +257,10 @@ def _callable_source(loaded: Any, traces: list[Any]) -> Source:
             training_values.add(value)
     if not images:
         raise ExportError("the root's __call__ takes no image tensor as its first argument")
-    if len({(tuple(spec.shape.as_list()) if spec.shape.rank is not None else None) for spec in images}) > 1:
-        images.sort(key=lambda spec: sum(d is not None for d in spec.shape.as_list()))  # the most general first
-    spec = images[0]
-    if spec.shape.rank is None:
+    known = [spec for spec in images if spec.shape.rank is not None]
+    if not known:
         raise ExportError("the root's __call__ was traced for an image tensor of unknown rank")
+    spec = min(known, key=lambda spec: sum(d is not None for d in spec.shape.as_list()))  # the most general trace
     has_training = training_values == {True, False}
     return Source(
         kind="tf2-saved-model",
