@@ -17,10 +17,11 @@ from hubcheck.results import CheckResult, Finding, ProgressCallback, Report, Sta
 
 if TYPE_CHECKING:
     from hubcheck.documentation import DocFacts
+    from hubcheck.exporter import ExportResult
     from hubcheck.runners import Runner
     from hubcheck.sources import ResolvedModel
 
-__all__ = ["check", "CheckResult", "Finding", "Report", "RunOptions", "Status", "Task", "Tolerances", "__version__"]
+__all__ = ["check", "export", "CheckResult", "Finding", "Report", "RunOptions", "Status", "Task", "Tolerances", "__version__"]
 
 try:
     from importlib.metadata import version as _version
@@ -105,3 +106,45 @@ def check(
         except NotFoundError:
             raise FileNotFoundError(f"no such model path: {os.fspath(path)}") from None
     return check_model(runner, resolved, options, progress=progress)
+
+
+def export(
+    model: object,
+    out: str | os.PathLike[str],
+    *,
+    input_range: str | tuple[float, float] | None = None,
+    grayscale: bool = False,
+    output: str | int | None = None,
+    logits: str | None = None,
+    signature: str | None = None,
+    input_size: str | tuple[int, int] | None = None,
+    allow_unsafe_ops: bool = False,
+    run_checks: bool = True,
+    **check_options: object,
+) -> ExportResult:
+    """Write ``model`` as a Reusable SavedModel in the new folder ``out`` and, with ``check``, check it.
+
+    ``model`` is a path (a Keras 3 or tf-keras ``.keras``/``.h5`` file, a SavedModel folder) or a live
+    Keras 3 or tf-keras model. The adapters, each opt-in, are those of ``hubcheck export`` (docs/export.md):
+    ``input_range=(0, 255)`` (or ``"0,255"``), ``grayscale=True``, ``output="name"`` or an index,
+    ``logits="softmax"|"sigmoid"``, ``signature="name"`` for a serving-only SavedModel, and
+    ``input_size=(224, 224)`` (or ``"224x224"``) to fix the traced size. A SavedModel source whose graph
+    fails the ``unsafe-ops`` allowlist is refused unless ``allow_unsafe_ops`` (the source is loaded and
+    called in this process). With ``run_checks`` (the default) the
+    written model is checked with :func:`check` (``check_options`` are its keyword arguments) and the
+    report, with the export's facts as ``report.model["export"]``, is the result's ``report``.
+
+    Raises :class:`hubcheck.exporter.ExportError` (nothing written) when the source cannot be read or no
+    wrapper can make it conformant, or ``out`` exists and is not empty; ``ValueError`` for a malformed option.
+    """
+    import dataclasses
+
+    from hubcheck.exporter import ExportOptions, export_model, with_export_facts
+
+    options = ExportOptions.of(input_range=input_range, grayscale=grayscale, output=output, logits=logits,
+                               signature=signature, input_size=input_size, allow_unsafe_ops=allow_unsafe_ops)
+    result = export_model(model, out, options)
+    if not run_checks:
+        return result
+    report = check(result.path, allow_unsafe_ops=allow_unsafe_ops, **check_options)  # type: ignore[arg-type]
+    return dataclasses.replace(result, report=with_export_facts(report, result.to_json()))

@@ -292,7 +292,8 @@ class HubcheckGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT... | doc PATH")
+        formatter.write_usage("hubcheck", "[OPTIONS] MODEL... | --catalog FILE | inspect MODEL | merge REPORT... | doc PATH | "
+                                       "export SOURCE OUT")
 
     def invoke(self, ctx: click.Context) -> Any:
         reports: Sequence[Outcome] = ()
@@ -618,10 +619,12 @@ def build_merged(args: MergeArgs) -> list[Report]:
 
 
 from hubcheck.doc_cli import doc_command  # noqa: E402
+from hubcheck.export_cli import export_command  # noqa: E402
 from hubcheck.inspect_cli import inspect_command  # noqa: E402
 
 main.add_command(inspect_command)
 main.add_command(doc_command)
+main.add_command(export_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
