@@ -65,6 +65,7 @@ def measure(models: list[Path], jobs: int, rounds: int) -> dict[str, object]:
     if jobs < 1 or rounds < 1:
         raise ValueError("jobs and rounds must be at least 1")
     absolute = [Path(model).resolve() for model in models]
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     single: list[float] = []
     catalog_runs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="hubcheck-bench-") as folder:
@@ -89,6 +90,9 @@ def measure(models: list[Path], jobs: int, rounds: int) -> dict[str, object]:
         "one_at_a_time_models_per_minute": _per_minute(len(absolute), single_s),
         "catalog_models_per_minute": _per_minute(len(absolute), catalog_s),
         "speedup": round(single_s / catalog_s, 2) if catalog_s > 0 else float("inf"),
+        # what else the machine was doing: both ways share it, but a busy machine widens the gap
+        "load_average_1min": {"before": load_before,
+                              "after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
         "samples": {"one_at_a_time_s": [round(s, 2) for s in single],
                     "catalog_s": [round(s, 2) for s in catalog_runs]},
     }

@@ -6,7 +6,8 @@ interpreter or grows past the memory cap, the parent still holds every result fi
 far, turns the running check into an ``error`` that names the cause, and writes a complete
 report. The child dies with its parent (a parent-death signal, and its own process group that
 the parent kills with SIGKILL); its confinement is :mod:`hubcheck.sandbox`, its bounds
-:mod:`hubcheck.limits`.
+:mod:`hubcheck.limits`. In a catalog run the child is forked by a worker that imported TensorFlow
+once (:mod:`hubcheck.workers`) instead of started from scratch; it is watched the same way.
 """
 
 from __future__ import annotations

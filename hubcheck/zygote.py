@@ -6,7 +6,8 @@ child started from scratch (:mod:`hubcheck.child`): its own process group, death
 model's private directory as working directory, ``HOME`` and ``TMPDIR``, then :func:`~hubcheck.sandbox.enter_sandbox`.
 A forked child has a single thread (only the forking thread is copied), so it can still enter a new user
 namespace and a Landlock domain although the worker itself has TensorFlow's threads. The worker waits
-for the child and tells the parent how it ended; one child at a time.
+for the child and tells the parent how it ended; one child at a time. The worker is not dumpable,
+so that a model in one child cannot ptrace it or read its memory, and thereby reach the next child.
 
 The control socket (``SOCK_SEQPACKET``, one message per datagram) carries, parent to worker, a request
 ``{"workdir": ..., "data_limit": ...}`` with two file descriptors (the child's request pipe, read end,
@@ -22,7 +23,7 @@ import socket
 import sys
 import traceback
 
-from hubcheck.sandbox import die_with_parent
+from hubcheck.sandbox import die_with_parent, set_dumpable
 
 _CHILD_FAILED = 70
 
@@ -51,6 +52,7 @@ def _child(control: socket.socket, request_fd: int, channel_fd: int, workdir: st
         os.setsid()  # a process group of its own, which the parent kills with whatever the model started
         control.close()
         die_with_parent(worker_pid)
+        set_dumpable(True)  # as a child started from scratch is (its worker is not)
         os.chdir(workdir)
         os.environ.update(HOME=workdir, TMPDIR=workdir, TEMP=workdir, TMP=workdir)
         import tempfile
@@ -113,6 +115,7 @@ def serve(control: socket.socket) -> None:
 
 def main(argv: list[str]) -> None:
     die_with_parent(int(argv[1]))
+    set_dumpable(False)  # no model in a child may reach into the worker (and so into the next model)
     control = socket.socket(fileno=int(argv[0]))
     preload()
     serve(control)
