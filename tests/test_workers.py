@@ -174,3 +174,27 @@ def test_only_an_isolated_runner_gets_workers_and_they_end_with_the_block() -> N
         pool = shared.workers
         assert shared.limits == isolated.limits
     assert pool._closed  # nothing started, nothing left running
+
+
+def test_the_catalog_benchmark_imports_without_tensorflow() -> None:
+    """benchmarks/bench.py imports measure(); importing it must not pay for TensorFlow."""
+    script = ("import sys; sys.path.insert(0, 'benchmarks'); import catalog_throughput\n"
+              "print('tensorflow' in sys.modules, callable(catalog_throughput.measure))\n")
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parent.parent)
+    assert finished.stdout.split() == ["False", "True"], finished.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_the_catalog_benchmark_measures_both_ways(model_path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import catalog_throughput
+    finally:
+        sys.path.pop(0)
+    with pytest.raises(ValueError):
+        catalog_throughput.measure([], 2, 1)
+    result = catalog_throughput.measure([model_path("feature_vector"), model_path("classifier")], jobs=2, rounds=1)
+    assert result["models"] == 2 and result["jobs"] == 2 and result["rounds"] == 1
+    assert result["one_at_a_time_s"] > 0 and result["catalog_s"] > 0 and result["speedup"] > 0
+    assert len(result["samples"]["catalog_s"]) == 1
