@@ -92,13 +92,16 @@ class ForkedChild:
 class Worker:
     """One worker process and the control socket to it; used by one thread at a time."""
 
+    command: tuple[str, ...] = ("-m", "hubcheck.zygote")
+    """The worker's Python command line, before its two arguments (tests start one that fails)."""
+
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.workdir = private_directory()
         debug_logs = bool(os.environ.get("HUBCHECK_TF_LOGS"))
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hubcheck.zygote", str(theirs.fileno()), str(os.getpid())],
+                [sys.executable, *self.command, str(theirs.fileno()), str(os.getpid())],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=None if debug_logs else subprocess.DEVNULL,
@@ -114,7 +117,7 @@ class Worker:
         finally:
             theirs.close()
         self._control = _Control(ours)
-        self._ready = False
+        self.ready = False
 
     @property
     def alive(self) -> bool:
@@ -131,9 +134,9 @@ class Worker:
 
     def _fork(self, request_fd: int, channel_fd: int, workdir: str, data_limit: int | None) -> ForkedChild:
         try:
-            if not self._ready:
+            if not self.ready:
                 self._expect("ready", READY_TIMEOUT_S)
-                self._ready = True
+                self.ready = True
             request = json.dumps({"workdir": workdir, "data_limit": data_limit}).encode()
             socket.send_fds(self._control.sock, [request], [request_fd, channel_fd])
         except OSError as exc:
@@ -173,11 +176,16 @@ class WorkerPool:
     """Workers lent to threads: each thread of a catalog run gets one of its own (a new one the first
     time), so at most as many workers as threads exist. :meth:`close` ends them all."""
 
+    FAILED_STARTS_TOLERATED = 2
+    """Workers that may die before they are ready before the pool stops starting them (a broken install:
+    then every model goes to a child started from scratch, which reports what is wrong)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: list[Worker] = []
         self._all: list[Worker] = []
         self._closed = False
+        self._failed_starts = 0
 
     @contextmanager
     def worker(self) -> Iterator[Worker]:
@@ -185,6 +193,8 @@ class WorkerPool:
         with self._lock:
             if self._closed:
                 raise WorkerDied("the catalog's workers were closed")
+            if self._failed_starts >= self.FAILED_STARTS_TOLERATED:
+                raise WorkerDied("catalog workers do not start here")
             worker = self._idle.pop() if self._idle else None
         if worker is None or not worker.alive:
             if worker is not None:
@@ -196,6 +206,8 @@ class WorkerPool:
             yield worker
         finally:
             with self._lock:
+                if not worker.ready and not worker.alive:
+                    self._failed_starts += 1
                 keep = not self._closed
                 if keep:
                     self._idle.append(worker)

@@ -17,6 +17,7 @@ and its result channel, write end); worker to parent, ``ready``, ``started PID``
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -34,9 +35,11 @@ def preload() -> None:
     from hubcheck.tfimport import tensorflow
 
     tensorflow()
-    import tensorflow_hub  # noqa: F401 - imported by keras-layer; costly
-    import tf_keras  # noqa: F401 - hub.KerasLayer's Keras
-
+    for optional in ("tensorflow_hub", "tf_keras"):  # keras-layer's; costly, and a check reports them missing
+        try:
+            importlib.import_module(optional)
+        except ImportError:
+            pass
     import hubcheck.isolation  # noqa: F401 - the child's main loop
     import hubcheck.runner  # noqa: F401 - the engine
     from hubcheck.registry import available_checks

@@ -100,6 +100,23 @@ def test_a_worker_that_dies_is_replaced_and_its_model_still_checked(model_path) 
 
 
 @pytest.mark.slow
+def test_when_workers_cannot_start_each_model_gets_a_child_started_from_scratch(
+        model_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubcheck.workers import Worker
+
+    monkeypatch.setattr(Worker, "command", ("-c", "raise SystemExit(3)"))  # dies before it is ready
+    options = RunOptions(select=frozenset({"load", "callable"}))
+    pool = WorkerPool()
+    try:
+        reports = [run_isolated(model_path("feature_vector"), options, Limits(timeout_s=120), workers=pool)
+                   for _ in range(3)]
+    finally:
+        pool.close()
+    assert all(not report.failed and report.result("load").status is Status.PASS for report in reports)
+    assert pool._failed_starts == WorkerPool.FAILED_STARTS_TOLERATED  # the third model did not try a worker
+
+
+@pytest.mark.slow
 def test_the_worker_imports_tensorflow_without_starting_its_runtime() -> None:
     """Forking is safe only if the worker holds no eager context or thread pool the child would inherit broken."""
     script = ("from hubcheck.zygote import preload; preload()\n"
