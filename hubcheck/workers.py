@@ -42,7 +42,10 @@ class _Control:
 
     def receive(self, timeout: float | None) -> str | None:
         """The next message; ``None`` when none came within ``timeout``. Raises :class:`WorkerDied` at EOF."""
-        ready, _, _ = select.select([self.sock], [], [], timeout)
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+        except (OSError, ValueError):  # closed: the pool was closed under a run that Ctrl-C abandoned
+            raise WorkerDied("the catalog worker was closed") from None
         if not ready:
             return None
         try:
