@@ -3,7 +3,9 @@
 * :func:`read_catalog` reads a catalog file (one MODEL per line, ``#`` comments, paths relative to the file);
 * :class:`Shard` picks the I-th of N deterministic slices of a catalog, so a CI matrix can spread it over
   machines; every machine computes the same partition from the same catalog, in any order;
-* :func:`load_reports` reads JSON reports back (one report or ``{"reports": [...]}``) for ``hubcheck merge``.
+* :func:`load_reports` reads JSON reports back (one report or ``{"reports": [...]}``) for ``hubcheck merge``;
+* :class:`ShardRecord` is what a shard's reports record of their shard (``model.shard``), and
+  :func:`shard_problems` what ``hubcheck merge`` finds missing, duplicated or mixed among them.
 
 Checking the models is :func:`hubcheck.pool.check_all`'s; showing how far it got is :mod:`hubcheck.ui`'s.
 Nothing here imports TensorFlow or click: the command line turns :class:`CatalogError` into usage errors.
@@ -15,22 +17,26 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hubcheck.results import Report
+from hubcheck.results import JSONValue, Report
 
 __all__ = [
     "CatalogEntry",
     "CatalogError",
     "Shard",
+    "ShardRecord",
+    "catalog_sha256",
     "entries_from_args",
     "load_reports",
     "parse_catalog",
     "read_catalog",
     "shard_key",
+    "shard_problems",
+    "with_shard",
 ]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -161,6 +167,101 @@ class Shard:
 
     def select(self, entries: Sequence[CatalogEntry]) -> list[CatalogEntry]:
         return [entries[position] for position in self.positions([entry.spec for entry in entries])]
+
+    def size(self, catalog_models: int) -> int:
+        """How many of a catalog's ``catalog_models`` models fall into this slice (ranks index-1, index-1+count, ...)."""
+        return len(range(self.index - 1, catalog_models, self.count))
+
+
+def catalog_sha256(entries: Sequence[CatalogEntry]) -> str:
+    """The SHA-256 of the catalog's canonical entry list: each entry's :func:`shard_key`, sorted, one per line.
+
+    It depends on exactly what the partition depends on (which models, not their order or spelling), so
+    two shards with the same hash and N were cut from the same catalog."""
+    canonical = "".join(f"{key}\n" for key in sorted(shard_key(entry.spec) for entry in entries))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+SHARD_FIELD = "shard"
+"""Where a shard's report records its :class:`ShardRecord`: ``model.shard``."""
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    """What a report checked under ``--shard I/N`` says of it: the slice, and the catalog it was cut from."""
+
+    shard: Shard
+    catalog_sha256: str
+    catalog_models: int
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"index": self.shard.index, "count": self.shard.count, "catalog_sha256": self.catalog_sha256,
+                "catalog_models": self.catalog_models}
+
+    @classmethod
+    def of(cls, report: Report, where: str) -> ShardRecord | None:
+        """The record in ``report``; ``None`` for a report made without ``--shard`` (or before hubcheck
+        recorded shards). Raises :class:`CatalogError` for a record that is not one."""
+        data = report.model.get(SHARD_FIELD)
+        if data is None:
+            return None
+        problem = CatalogError(f"{where}: model.shard is not a shard record: {json.dumps(data)[:200]}")
+        if not isinstance(data, Mapping):
+            raise problem
+        index, count, digest, size = (data.get(key) for key in ("index", "count", "catalog_sha256", "catalog_models"))
+        if not (isinstance(index, int) and isinstance(count, int) and isinstance(size, int) and size >= 0
+                and isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise problem
+        try:
+            return cls(Shard(index, count), digest, size)
+        except CatalogError:
+            raise problem from None
+
+    def __str__(self) -> str:
+        return f"{self.shard} of catalog {self.catalog_sha256[:12]}"
+
+
+def with_shard(report: Report, record: ShardRecord) -> Report:
+    """``report`` recording that it was checked as part of ``record``'s shard."""
+    return replace(report, model={**report.model, SHARD_FIELD: record.to_json()})
+
+
+def shard_problems(inputs: Sequence[tuple[str, Sequence[Report]]]) -> list[str]:
+    """What keeps the reports of ``inputs`` (a file name and the reports read from it) from being a whole
+    sharded catalog: shards missing, short or given twice, or shards of different catalogs or of
+    different N; one line each. Reports without a shard record take no part (as before shards were
+    recorded); with none at all there is nothing to say."""
+    records: dict[ShardRecord | None, list[str]] = {}
+    for where, reports in inputs:
+        for number, report in enumerate(reports):
+            record = ShardRecord.of(report, f"{where}: reports[{number}]")
+            records.setdefault(record, []).append(where)
+    cuts = sorted({(record.catalog_sha256, record.shard.count, record.catalog_models)
+                   for record in records if record is not None})
+    if not cuts:
+        return []
+    if len(cuts) > 1:
+        kinds = "; ".join(f"catalog {digest[:12]} ({size} models) in {count} shards, in "
+                          + ", ".join(sorted({where for record, wheres in records.items() if record is not None
+                                              and (record.catalog_sha256, record.shard.count) == (digest, count)
+                                              for where in wheres}))
+                          for digest, count, size in cuts)
+        return [f"the reports come from different catalogs or shardings: {kinds}"]
+    digest, count, size = cuts[0]
+    problems = []
+    for index in range(1, count + 1):
+        shard = Shard(index, count)
+        wheres = records.get(ShardRecord(shard, digest, size), [])
+        expected, files = shard.size(size), sorted(set(wheres))
+        if len(files) > 1:
+            problems.append(f"shard {shard} is duplicated: in {', '.join(files)}")
+        elif len(wheres) > expected:
+            problems.append(f"shard {shard} is duplicated: {len(wheres)} reports in {files[0]}, expected {expected}")
+        elif not wheres and expected:
+            problems.append(f"shard {shard} is missing ({expected} of the catalog's {size} models)")
+        elif len(wheres) < expected:
+            problems.append(f"shard {shard} is incomplete: {len(wheres)} of its {expected} models, in {files[0]}")
+    return problems
 
 
 # -- reading reports back ---------------------------------------------------------------------------

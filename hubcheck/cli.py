@@ -29,9 +29,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hubcheck.catalog import CatalogEntry, CatalogError, Shard, entries_from_args, read_catalog
+from hubcheck.catalog import (
+    CatalogEntry,
+    CatalogError,
+    Shard,
+    ShardRecord,
+    catalog_sha256,
+    entries_from_args,
+    read_catalog,
+    shard_problems,
+    with_shard,
+)
 from hubcheck.config import Config, ConfigError, Settings, load_config
-from hubcheck.exitcodes import Crash, Outcome, exit_code
+from hubcheck.exitcodes import Crash, Incomplete, Outcome, exit_code
 from hubcheck.isolation import DEFAULT_TIMEOUT_S, MEMORY_SHARE, Limits, Stopped, children_die_with_us, parse_memory_cap
 from hubcheck.options import RunOptions, Task, Tolerances, parse_tolerance
 from hubcheck.pool import Job, ModelCrash, check_all, default_jobs
@@ -57,6 +67,7 @@ class CheckArgs:
     format: str = "table"
     output: Path | None = None
     reports: tuple[str, ...] = ()
+    allow_partial: bool = False
     tolerances: tuple[str, ...] = ()
     config: Path | None = None
     no_config: bool = False
@@ -83,6 +94,7 @@ class MergeArgs:
     format: str = "table"
     output: Path | None = None
     reports: tuple[str, ...] = ()
+    allow_partial: bool = False
 
 
 # -- building what the command line names ----------------------------------------------------------------
@@ -267,6 +279,8 @@ def report_error(error: BaseException) -> None:
         click.echo(f"hubcheck: stopped by {error.name}; checking processes killed, no report written", err=True)
     elif isinstance(error, SourceError):
         click.echo(f"Error: {error}", err=True)
+    elif isinstance(error, Incomplete):
+        click.echo(f"hubcheck merge: {error}", err=True)
     elif isinstance(error, ModelCrash):
         click.echo(f"hubcheck: internal error while checking {error.label}; please report it with the command "
                    f"line and the output of `hubcheck --version`.\n{error.details}", err=True, nl=False)
@@ -415,6 +429,7 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
     entries = build_entries(args)
     runner = runners(limits)
     workers = build_workers(args, runner)
+    record = None if part is None else ShardRecord(part, catalog_sha256(entries), len(entries))
     if part is not None:
         mine = part.select(entries)
         click.echo(f"hubcheck: shard {part}: {len(mine)} of {len(entries)} models"
@@ -433,6 +448,8 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
         if isinstance(model, str) else next(checked)
         for entry, model in zip(entries, resolved)
     ]
+    if record is not None:  # so that hubcheck merge can tell a missing or duplicated shard
+        results = [with_shard(report, record) for report in results]
     write_outputs(results, outputs)
     if args.write_doc is not None and results:
         problem = draft_problem(results[0])
@@ -579,11 +596,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 @main.command(
     "merge",
-    epilog="Exit codes: 0 every model conforms, 1 at least one does not, 2 a file is not a hubcheck JSON report. "
-    "See docs/catalog.md.",
+    epilog="Exit codes: 0 every model conforms, 1 at least one does not, 2 a file is not a hubcheck JSON report, "
+    "5 shards missing, duplicated or of different catalogs (without --allow-partial). See docs/catalog.md.",
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="REPORT...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-partial", is_flag=True,
+              help="Merge shard reports even when shards are missing, duplicated or of different catalogs "
+                   "(each problem is still a warning).")
 @report_options('Format of the combined report (json gives {"reports": [...]}).', "the combined report")
 def merge_command(**params: Any) -> list[Report]:
     """Combine JSON reports (per model or per shard, from hubcheck --format json) into one catalog report."""
@@ -600,15 +620,22 @@ def merge(args: MergeArgs) -> list[Report]:
 
 
 def build_merged(args: MergeArgs) -> list[Report]:
-    """The reports of every input, in the order given; exit 2 naming the first file that is not a report."""
+    """The reports of every input, in the order given; exit 2 naming the first file that is not a report,
+    exit 5 (unless ``--allow-partial``) when the shard reports among them do not make one whole catalog."""
     from hubcheck.catalog import load_reports
 
     merged: list[tuple[Report, Path]] = []
     try:
         for path in args.inputs:
             merged += [(report, path) for report in load_reports(path)]
+        problems = shard_problems([(str(path), [report for report, source in merged if source == path])
+                                   for path in dict.fromkeys(args.inputs)])
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
+    if problems and not args.allow_partial:
+        raise Incomplete("; ".join(problems) + " (nothing written; --allow-partial merges what is there)")
+    for problem in problems:
+        click.echo(f"hubcheck: warning: {problem}", err=True)
     seen: dict[str, Path] = {}
     for report, path in merged:
         name = str(report.model.get("path", "?"))

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from hubcheck.results import Report
 
-__all__ = ["Crash", "ExitCode", "Outcome", "exit_code", "exit_code_for"]
+__all__ = ["Crash", "ExitCode", "Incomplete", "Outcome", "exit_code", "exit_code_for"]
 
 
 class ExitCode(enum.IntEnum):
@@ -22,6 +22,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad command line, unknown check id, missing path, bad configuration
     INTERNAL = 3  # hubcheck itself crashed; please report it
     FETCH = 4  # the model could not be downloaded (unreachable host, HTTP error status, timeout)
+    INCOMPLETE = 5  # hubcheck merge: shards missing, duplicated or of different catalogs (no --allow-partial)
 
 
 SIGNAL_BASE = 128
@@ -36,6 +37,11 @@ class Crash(Exception):
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)
         self.details = details
+
+
+class Incomplete(Exception):
+    """What a command was given is not the whole it claims to be part of (``hubcheck merge``: a shard is
+    missing, given twice, or the shards were cut from different catalogs): exit 5. One line per problem."""
 
 
 class Outcome(Protocol):
@@ -61,6 +67,7 @@ def exit_code(reports: Iterable[Outcome] = (), error: BaseException | None = Non
       be fetched;
     - stopped by a signal (:class:`hubcheck.isolation.Stopped`): 128 + the signal's number;
     - a model that could not be downloaded (:class:`hubcheck.sources.FetchError`): 4;
+    - ``hubcheck merge`` given an incomplete set of shards (:class:`Incomplete`): 5;
     - anything the user can fix on the command line, in the configuration or the cache (a
       ``click.UsageError``, any other :class:`hubcheck.sources.SourceError`): 2;
     - anything else, hubcheck's own failures included (:class:`Crash`, :class:`hubcheck.sources.InternalError`,
@@ -77,6 +84,8 @@ def exit_code(reports: Iterable[Outcome] = (), error: BaseException | None = Non
         return SIGNAL_BASE + error.signum
     if isinstance(error, FetchError):
         return int(ExitCode.FETCH)
+    if isinstance(error, Incomplete):
+        return int(ExitCode.INCOMPLETE)
     if isinstance(error, InternalError):
         return int(ExitCode.INTERNAL)
     if isinstance(error, (SourceError, click.ClickException)):

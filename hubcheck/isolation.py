@@ -6,7 +6,8 @@ interpreter or grows past the memory cap, the parent still holds every result fi
 far, turns the running check into an ``error`` that names the cause, and writes a complete
 report. The child dies with its parent (a parent-death signal, and its own process group that
 the parent kills with SIGKILL); its confinement is :mod:`hubcheck.sandbox`, its bounds
-:mod:`hubcheck.limits`.
+:mod:`hubcheck.limits`. In a catalog run the child is forked by a worker that imported TensorFlow
+once (:mod:`hubcheck.workers`) instead of started from scratch; it is watched the same way.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from hubcheck.limits import (
     DEFAULT_TIMEOUT_S,
@@ -52,6 +53,9 @@ from hubcheck.results import (
     partial_report,
     with_source,
 )
+
+if TYPE_CHECKING:
+    from hubcheck.workers import WorkerPool
 
 POLL_S = 0.1
 MAX_MESSAGE_BYTES = 64 << 20
@@ -106,14 +110,16 @@ class CheckSpec:
         return type(f"Unimportable_{self.id.replace('-', '_')}", (Check,), attributes)
 
 
-def child_main(channel_fd: int, sandbox: Mapping[str, str]) -> None:
-    """The child after its first steps: options arrive pickled on stdin, results leave on ``channel_fd``.
+def child_main(channel_fd: int, sandbox: Mapping[str, str], requests: BinaryIO | None = None) -> None:
+    """The child after its first steps: options arrive pickled on ``requests`` (default: stdin), results
+    leave on ``channel_fd``.
 
     The checks are the registered ones, or (when the caller named its own) the classes it named, imported
     here by module and name from the parent's import path."""
     import pickle
 
-    path, options, specs, source_problem, parent_path = pickle.loads(sys.stdin.buffer.read())
+    request = (sys.stdin.buffer if requests is None else requests).read()
+    path, options, specs, source_problem, parent_path = pickle.loads(request)
     from hubcheck.runner import run_checks
     from hubcheck.tfimport import native_logs_silenced
 
@@ -154,7 +160,21 @@ def _rss_bytes(pid: int) -> int:
     return total
 
 
-_live_children: set[subprocess.Popen[bytes]] = set()
+class ChildProcess(Protocol):
+    """A checking child as the parent watches it: a :class:`subprocess.Popen`, or a
+    :class:`hubcheck.workers.ForkedChild` (forked by a catalog worker). Either leads its own process group."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+_live_children: set[ChildProcess] = set()
 _live_lock = threading.RLock()  # re-entered by a signal handler in the main thread
 
 
@@ -169,11 +189,22 @@ def stop_all_children() -> int:
         children = list(_live_children)
     alive = [child for child in children if child.returncode is None]
     for child in alive:
+        _signal_group(child)
+    return len(alive)
+
+
+def _signal_group(child: ChildProcess) -> None:
+    """SIGKILL to the child's process group, or to the child alone while a forked child has not made
+    its group yet."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
         try:
-            os.killpg(child.pid, signal.SIGKILL)
+            os.kill(child.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    return len(alive)
+    except PermissionError:
+        pass
 
 
 class Stopped(KeyboardInterrupt):
@@ -216,11 +247,8 @@ def children_die_with_us(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None
             signal.signal(signum, signal.SIG_DFL if old is None else old)  # None: a handler not set from Python
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _kill_group(process: ChildProcess) -> None:
+    _signal_group(process)
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:  # stuck in the kernel (uninterruptible I/O): the report goes on
@@ -271,12 +299,16 @@ def run_isolated(
     progress: ProgressCallback | None = None,
     checks: Sequence[type[Check]] | None = None,
     source_problem: str | None = None,
+    workers: WorkerPool | None = None,
 ) -> Report:
     """Like :func:`hubcheck.runner.run_checks`, in a sandboxed child process under ``limits``
     (default: :class:`Limits`, i.e. the default timeout and memory cap).
 
-    Explicit ``checks`` reach the child by module and name (:class:`CheckSpec`), imported there with
-    this process's import path; one the child cannot import is an ``error`` result of its own."""
+    The child is started from scratch (``python -m hubcheck.child``), or, given ``workers``, forked by
+    one of them, which has imported TensorFlow already (:mod:`hubcheck.workers`); it is confined,
+    bounded and watched the same way either way. Explicit ``checks`` reach the child by module and
+    name (:class:`CheckSpec`), imported there with this process's import path; one the child cannot
+    import is an ``error`` result of its own."""
     import pickle
 
     limits = Limits() if limits is None else limits
@@ -286,7 +318,6 @@ def run_isolated(
     options.validate_ids({c.id for c in known} | {c.id for c in available_checks()})
     catalog = [c for c in known if options.wants(c.id)]
     specs = None if checks is None else [CheckSpec.of(c) for c in catalog]
-    debug_logs = bool(os.environ.get("HUBCHECK_TF_LOGS"))
     workdir = private_directory()
     sandbox: dict[str, str] = {
         "working_directory": "private temporary directory, also HOME and TMPDIR, removed afterwards",
@@ -296,60 +327,53 @@ def run_isolated(
     finished: dict[str, CheckResult] = {}
     running: str | None = None
     stop_reason: str | None = None
-    process: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
     read_fd, write_fd = os.pipe()
     try:
-        private_memory = data_limit(limits.max_memory_bytes) or 0
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hubcheck.child", str(write_fd), str(os.getpid()), str(private_memory)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=None if debug_logs else subprocess.DEVNULL,
-            pass_fds=(write_fd,),
-            cwd=workdir,
-            env=child_environment(workdir),
-            start_new_session=True,  # so the parent can kill the child and anything the model spawned
-        )
-        with _live_lock:
-            _live_children.add(process)
-        os.close(write_fd)
-        write_fd = -1
-        assert process.stdin is not None
-        try:
-            process.stdin.write(pickle.dumps((os.path.abspath(path), options, specs, source_problem,
-                                              [] if specs is None else [p for p in sys.path if p])))
-            process.stdin.close()
-        except BrokenPipeError:  # it died at once (its parent check failed, or it was killed)
-            pass
-        messages = _Lines(read_fd)
-        while stop_reason is None:
-            for kind, payload in messages.read(POLL_S):
-                if kind == "report":
-                    try:
-                        process.wait(30)
-                    except subprocess.TimeoutExpired:
-                        pass  # finished but will not exit: killed below, the report stands
-                    return _with_sandbox(Report.from_json(payload), path, sandbox)
-                if kind == "sandbox":
-                    sandbox.update({str(k): str(v) for k, v in dict(payload).items()})
-                elif kind == "start":
-                    running = payload
-                    if progress:
-                        progress(payload, None)
-                elif kind == "done":
-                    result = CheckResult.from_json(payload)
-                    finished[result.id], running = result, None
-                    if progress:
-                        progress(result.id, result)
-            stop_reason = _limit_reached(process, limits, started)
-            if stop_reason is None and messages.closed:
-                stop_reason = messages.problem or _exit_reason(process)
+        with ExitStack() as borrowed:  # a worker is lent until its child has been reaped
+            try:
+                process, request = _start_child(borrowed, workers, workdir, write_fd,
+                                                data_limit(limits.max_memory_bytes) or 0)
+                with _live_lock:
+                    _live_children.add(process)
+                os.close(write_fd)
+                write_fd = -1
+                try:
+                    with request:
+                        request.write(pickle.dumps((os.path.abspath(path), options, specs, source_problem,
+                                                    [] if specs is None else [p for p in sys.path if p])))
+                except BrokenPipeError:  # it died at once (its parent check failed, or it was killed)
+                    pass
+                messages = _Lines(read_fd)
+                while stop_reason is None:
+                    for kind, payload in messages.read(POLL_S):
+                        if kind == "report":
+                            try:
+                                process.wait(30)
+                            except subprocess.TimeoutExpired:
+                                pass  # finished but will not exit: killed below, the report stands
+                            return _with_sandbox(Report.from_json(payload), path, sandbox)
+                        if kind == "sandbox":
+                            sandbox.update({str(k): str(v) for k, v in dict(payload).items()})
+                        elif kind == "start":
+                            running = payload
+                            if progress:
+                                progress(payload, None)
+                        elif kind == "done":
+                            result = CheckResult.from_json(payload)
+                            finished[result.id], running = result, None
+                            if progress:
+                                progress(result.id, result)
+                    stop_reason = _limit_reached(process, limits, started)
+                    if stop_reason is None and messages.closed:
+                        stop_reason = messages.problem or _exit_reason(process)
+            finally:
+                if process is not None:
+                    if process.poll() is None:
+                        _kill_group(process)
+                    with _live_lock:
+                        _live_children.discard(process)
     finally:
-        if process is not None:
-            if process.poll() is None:
-                _kill_group(process)
-            with _live_lock:
-                _live_children.discard(process)
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
@@ -362,13 +386,45 @@ def run_isolated(
     return _with_sandbox(report, path, sandbox)
 
 
+def _start_child(borrowed: ExitStack, workers: WorkerPool | None, workdir: str, channel_fd: int,
+                 private_memory: int) -> tuple[ChildProcess, IO[bytes]]:
+    """A checking child writing to ``channel_fd``, and where to write its request. Forked by a worker of
+    ``workers`` (borrowed until ``borrowed`` closes) when there is one that works, else started from scratch."""
+    if workers is not None:
+        from hubcheck.workers import WorkerDied
+
+        read_request, write_request = os.pipe()
+        try:
+            worker = borrowed.enter_context(workers.worker())
+            child = worker.fork(read_request, channel_fd, workdir, private_memory or None)
+        except WorkerDied:
+            os.close(write_request)  # the worker is replaced next time; this model starts from scratch
+        else:
+            return child, os.fdopen(write_request, "wb")
+        finally:
+            os.close(read_request)
+    debug_logs = bool(os.environ.get("HUBCHECK_TF_LOGS"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hubcheck.child", str(channel_fd), str(os.getpid()), str(private_memory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=None if debug_logs else subprocess.DEVNULL,
+        pass_fds=(channel_fd,),
+        cwd=workdir,
+        env=child_environment(workdir),
+        start_new_session=True,  # so the parent can kill the child and anything the model spawned
+    )
+    assert process.stdin is not None
+    return process, process.stdin
+
+
 def _with_sandbox(report: Report, path: Path, sandbox: Mapping[str, str]) -> Report:
     """The child's report as the caller named the model, with what confined the child."""
     named = with_source(report, str(path), {})
     return replace(named, environment={**named.environment, "sandbox": dict(sandbox)})
 
 
-def _limit_reached(process: subprocess.Popen[bytes], limits: Limits, started: float) -> str | None:
+def _limit_reached(process: ChildProcess, limits: Limits, started: float) -> str | None:
     if limits.timeout_s is not None and time.perf_counter() - started > limits.timeout_s:
         return f"timed out after {limits.timeout_s:g}s (--timeout)"
     if limits.max_memory_bytes is not None:
@@ -381,7 +437,7 @@ def _limit_reached(process: subprocess.Popen[bytes], limits: Limits, started: fl
     return None
 
 
-def _exit_reason(process: subprocess.Popen[bytes]) -> str:
+def _exit_reason(process: ChildProcess) -> str:
     try:
         code = process.wait(5)
     except subprocess.TimeoutExpired:

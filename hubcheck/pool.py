@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from hubcheck.exitcodes import Crash
 from hubcheck.options import RunOptions
 from hubcheck.results import ProgressCallback, Report
-from hubcheck.runners import Runner, check_model
+from hubcheck.runners import Runner, check_model, sharing_start_up
 
 if TYPE_CHECKING:
     from hubcheck.sources import ResolvedModel
@@ -80,7 +80,17 @@ def check_all(jobs: Sequence[Job], runner: Runner, *, workers: int = 1,
     SIGHUP, which the command line turns into :class:`hubcheck.isolation.Stopped`, a ``KeyboardInterrupt``),
     models not yet started are dropped, ``runner.stop()`` is called until the running ones have returned,
     and :class:`ModelCrash` (or the ``KeyboardInterrupt``) is raised.
+
+    Several models share start-up costs (:func:`hubcheck.runners.sharing_start_up`: an isolated runner
+    imports TensorFlow once per worker, not once per model).
     """
+    if len(jobs) <= 1:
+        return _check_all(jobs, runner, workers, observer)
+    with sharing_start_up(runner) as shared:
+        return _check_all(jobs, shared, workers, observer)
+
+
+def _check_all(jobs: Sequence[Job], runner: Runner, workers: int, observer: CatalogObserver | None) -> list[Report]:
     def progress_for(index: int) -> ProgressCallback | None:
         if observer is None:
             return None

@@ -13,8 +13,9 @@ other machines, say) or a test's fake is one object passed in, never a patched m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,9 +26,10 @@ from hubcheck.results import ProgressCallback, Report, with_source
 if TYPE_CHECKING:
     from hubcheck.registry import Check
     from hubcheck.sources import ResolvedModel
+    from hubcheck.workers import WorkerPool
 
 __all__ = ["InProcessRunner", "IsolatedRunner", "Runner", "RunnerFactory", "check_model", "default_runner",
-           "runner_for"]
+           "runner_for", "sharing_start_up"]
 
 
 class Runner(Protocol):
@@ -79,15 +81,19 @@ class InProcessRunner:
 
 @dataclass(frozen=True)
 class IsolatedRunner:
-    """The engine in a sandboxed child process per model, bounded by ``limits`` (docs/security.md)."""
+    """The engine in a sandboxed child process per model, bounded by ``limits`` (docs/security.md).
+
+    With ``workers`` (see :func:`sharing_start_up`), each child is forked by a catalog worker that has
+    imported TensorFlow already, instead of started from scratch."""
 
     limits: Limits = field(default_factory=Limits)
     parallel: bool = field(default=True, init=False)
+    workers: WorkerPool | None = field(default=None, compare=False)
 
     def run(self, path: Path, options: RunOptions, *, checks: Sequence[type[Check]] | None = None,
             progress: ProgressCallback | None = None, source_problem: str | None = None) -> Report:
         return run_isolated(path, options, self.limits, progress=progress, checks=checks,
-                            source_problem=source_problem)
+                            source_problem=source_problem, workers=self.workers)
 
     def stop(self) -> None:
         stop_all_children()
@@ -113,6 +119,23 @@ def runner_for(*, isolate: bool = False, timeout_s: float | None = None,
         raise ValueError(f"max_memory_bytes must be 0 (no cap) or positive; got {max_memory_bytes}")
     cap = default_memory_cap() if max_memory_bytes is None else max_memory_bytes or None
     return IsolatedRunner(Limits(timeout_s=timeout_s, max_memory_bytes=cap))
+
+
+@contextmanager
+def sharing_start_up(runner: Runner) -> Iterator[Runner]:
+    """``runner``, made to check several models in a row: an :class:`IsolatedRunner` gets catalog workers,
+    so that TensorFlow is imported once per worker rather than once per model (docs/catalog.md); they
+    end when the block does. Any other runner is itself."""
+    if not isinstance(runner, IsolatedRunner) or runner.workers is not None:
+        yield runner
+        return
+    from hubcheck.workers import WorkerPool
+
+    workers = WorkerPool()
+    try:
+        yield replace(runner, workers=workers)
+    finally:
+        workers.close()
 
 
 def check_model(runner: Runner, model: ResolvedModel, options: RunOptions, *,

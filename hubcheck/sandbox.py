@@ -75,6 +75,21 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(70)
 
 
+_PR_SET_DUMPABLE = 4
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """Whether processes of our user may ptrace this one or read its memory through /proc (best-effort).
+
+    A catalog worker turns it off, so that a model running in one of its children cannot reach
+    into the worker and thereby into the next model; each child turns it back on before its
+    sandbox steps (a process that is not dumpable cannot write its own /proc files as a non-root user)."""
+    try:
+        _libc().prctl(_PR_SET_DUMPABLE, int(dumpable), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _limit_resources(data_limit: int | None) -> dict[str, str]:
     applied: dict[str, str] = {}
     try:

@@ -384,8 +384,10 @@ def test_shard_runs_cover_the_catalog_and_merge_into_the_full_run(fake: FakeRunn
     document = json.loads(merged.stdout)
     validate_report(document)
     by_path = {report["model"]["path"]: report for report in document["reports"]}
+    shards = {path: report["model"].pop("shard") for path, report in by_path.items()}
+    assert {(shard["count"], shard["catalog_models"]) for shard in shards.values()} == {(3, 7)}
     full_reports = json.loads((tmp_path / "full.json").read_text())["reports"]
-    assert by_path == {report["model"]["path"]: report for report in full_reports}
+    assert by_path == {report["model"]["path"]: report for report in full_reports}  # the shard record aside
 
 
 def test_a_shard_resolves_only_its_own_models(fake: FakeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -575,15 +577,22 @@ def test_every_command_line_in_the_catalog_doc_works(doc_world: Path, fake: Fake
         assert exited(result, 0), (args, result.output)
         if "--output" in args:
             assert (doc_world / args[args.index("--output") + 1]).is_file(), args
-    shard_report = (doc_world / "shard.json").read_text()  # what the GitHub shard job uploads
+    shard_reports = {}  # what the four shard jobs upload
+    for index in (1, 2, 3, 4):
+        result = CliRunner().invoke(main, ["--catalog", "catalog.txt", "--shard", f"{index}/4", "--format", "json",
+                                           "--output", f"shard-of-4-{index}.json"], obj=fake.factory)
+        assert exited(result, 0), result.output
+        shard_reports[index] = (doc_world / f"shard-of-4-{index}.json").read_text()
     for args in merges:
         expanded = []
         for arg in args[1:]:
-            if "*" in arg:
-                if not glob.glob(arg, root_dir=doc_world):  # an artifact download, simulated
-                    target = doc_world / arg.replace("*", "1")
+            if "*" in arg:  # every shard's report, as the artifact download or the shared volume has them
+                for stale in glob.glob(arg, root_dir=doc_world):
+                    (doc_world / stale).unlink()
+                for index, report in shard_reports.items():
+                    target = doc_world / arg.replace("*", str(index))
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(shard_report)
+                    target.write_text(report)
                 expanded += sorted(glob.glob(arg, root_dir=doc_world))
             else:
                 expanded.append(arg)

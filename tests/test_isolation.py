@@ -320,6 +320,7 @@ def _checking_children(parent: int, count: int = 1, deadline_s: float = 90) -> l
     busy: list[int] = []
     while time.monotonic() < deadline:
         busy = []
+        table: dict[int, tuple[int, bytes, float]] = {}  # pid -> parent, command line, CPU seconds
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/stat") as stat:
@@ -328,9 +329,13 @@ def _checking_children(parent: int, count: int = 1, deadline_s: float = 90) -> l
                     command = cmdline.read()
             except OSError:
                 continue
-            if int(fields[1]) == parent and b"hubcheck.child" in command:
-                if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") > 6:
-                    busy.append(int(pid))
+            table[int(pid)] = (int(fields[1]), command, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        workers = {pid for pid, (ppid, command, _) in table.items() if ppid == parent and b"hubcheck.zygote" in command}
+        for pid, (ppid, command, cpu_s) in table.items():
+            # started from scratch by hubcheck, or (a catalog) forked by one of its workers
+            started = ppid == parent and b"hubcheck.child" in command
+            if (started or ppid in workers) and cpu_s > 6:
+                busy.append(pid)
         if len(busy) >= count:
             return busy
         time.sleep(0.2)
