@@ -78,9 +78,14 @@ class GradientProbe:
 
 @contextmanager
 def preserved_variables(root: Any) -> Iterator[None]:
-    """Restore every variable in ``root.variables`` to its current value on exit."""
+    """Restore every variable in ``root.variables`` to its current value on exit.
+
+    The saved values are snapshots (``read_value``), not copies: TensorFlow copies a variable's
+    buffer when it is updated while a snapshot still holds it, so only the variables that change
+    (batch-norm statistics, a training step's weights) cost memory, instead of a copy of every weight.
+    """
     variables = list(getattr(root, "variables", None) or [])
-    saved = [variable.numpy() for variable in variables]
+    saved = [variable.read_value() for variable in variables]
     try:
         yield
     finally:
@@ -129,14 +134,15 @@ class Probe:
         return make_batch(key.batch, key.height, key.width, key.offset)
 
     def _invoke(self, key: ProbeKey, under_tape: bool = False) -> Any:
-        from hubcheck.tfimport import tensorflow
+        from hubcheck.tfimport import graph_optimizer_off, tensorflow
 
         tf = tensorflow()
         images = tf.constant(self.images(key))
-        if key.training is None:
+        if key.training is None and under_tape:  # a model without a training argument, differentiated
             return self._root(images)
         if not key.training:
-            return self._root(images, training=False)
+            with graph_optimizer_off():  # untaped inference: see there
+                return self._root(images) if key.training is None else self._root(images, training=False)
         # Training mode may update state (batch-norm moving statistics); put the published
         # values back so that later inference calls see the model as it was shipped.
         with preserved_variables(self._root):
