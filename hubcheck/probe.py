@@ -207,7 +207,7 @@ class Probe:
             for variable, grad in zip(variables, grads):
                 if grad is None:
                     missed.append(variable.name)
-                elif np.any(tf.convert_to_tensor(grad).numpy() != 0):
+                elif bool(tf.reduce_any(tf.not_equal(tf.convert_to_tensor(grad), 0))):  # no host copy
                     reached.append(variable.name)
                 else:
                     zero.append(variable.name)
