@@ -4,9 +4,12 @@ It imports TensorFlow, loads the model once, calls it once at each inference sha
 makes one training-mode call under a gradient tape and takes the gradients of its output for every
 trainable variable, and makes one taped training-mode call through ``hub.KerasLayer(obj,
 trainable=True)`` and takes its gradients. It judges nothing: no comparisons, no repeats, no graph
-scan, no report. When done it exits at once (``os._exit``), skipping the interpreter's shutdown,
-whose garbage collection of TensorFlow's graphs takes seconds and answers nothing
-(``--normal-exit`` to include it). Whatever ``hubcheck MODEL`` spends beyond this script is overhead hubcheck owns
+scan, no report. It keeps the two pieces of Python housekeeping that answer nothing and that
+hubcheck avoids too: TensorFlow's modules and the loaded model are created with the cyclic garbage
+collector paused and then frozen out of its reach (otherwise each full collection traverses
+millions of live objects again), and when done it exits at once (``os._exit``), skipping an
+interpreter shutdown that garbage-collects TensorFlow's graphs for seconds. ``--plain`` runs it
+without either. Whatever ``hubcheck MODEL`` spends beyond this script is overhead hubcheck owns
 (``benchmarks/bench.py`` measures the ratio).
 
 The shapes come from a hubcheck JSON report of the same model (``--from-report``: the distinct
@@ -23,11 +26,14 @@ hubcheck, so its cost is TensorFlow's and the model's alone.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_CALLS = ((1, 224, 224), (5, 224, 224), (2, 160, 192))
@@ -72,7 +78,23 @@ def images(shape: Shape, seed: int):  # -> np.ndarray
     return np.random.default_rng(seed).uniform(0.0, 1.0, size=(batch, height, width, 3)).astype(np.float32)
 
 
-def run(path: str, calls: list[Shape], train: Shape | None, takes_training: bool) -> dict[str, float]:
+@contextmanager
+def long_lived_objects(enabled: bool) -> Iterator[None]:
+    """Create what lives until the end without Python's cyclic collector, then freeze it out of its
+    reach (the same as hubcheck.tfimport.long_lived_objects, restated: this script imports nothing of hubcheck)."""
+    if not enabled:
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def run(path: str, calls: list[Shape], train: Shape | None, takes_training: bool,
+        housekeeping: bool = True) -> dict[str, float]:
     """Do the work; return the seconds of each stage."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -85,10 +107,11 @@ def run(path: str, calls: list[Shape], train: Shape | None, takes_training: bool
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-
+    with long_lived_objects(housekeeping):
+        import tensorflow as tf
     lap("import tensorflow")
-    obj = tf.saved_model.load(path)
+    with long_lived_objects(housekeeping):
+        obj = tf.saved_model.load(path)
     lap("load")
     for number, shape in enumerate(calls):
         obj(tf.constant(images(shape, number)))
@@ -122,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=parse_shape, help="the training-mode shape BxHxW")
     parser.add_argument("--no-training-argument", action="store_true", help="call in training mode without training=True")
     parser.add_argument("--timings", action="store_true", help="print each stage's seconds as JSON on stdout")
-    parser.add_argument("--normal-exit", action="store_true",
-                        help="let Python shut down as usual instead of exiting at once when done")
+    parser.add_argument("--plain", action="store_true",
+                        help="no housekeeping: Python's collector as usual and its normal shutdown (the script "
+                             "as issue 12 first stated it)")
     args = parser.parse_args(argv)
     takes_training = not args.no_training_argument
     if args.from_report:
@@ -131,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         calls = args.call or list(DEFAULT_CALLS)
         train = args.train or (None if args.call else DEFAULT_TRAIN)
-    timings = run(args.model, calls, train, takes_training)
+    timings = run(args.model, calls, train, takes_training, housekeeping=not args.plain)
     if args.timings:
         print(json.dumps(timings, indent=1))
-    if not args.normal_exit:
+    if not args.plain:
         # Interpreter shutdown garbage-collects TensorFlow's graphs and functions: seconds on a
         # ResNet50, none of it needed to answer anything. The least a program must do ends here.
         sys.stdout.flush()

@@ -78,8 +78,11 @@ class ModelSession:
             raise ModelUnavailable(self.source.problem or "the model cannot be loaded", "load")
         self._refuse_unsafe_ops()
         if self._load_error is None:
+            from hubcheck.tfimport import long_lived_objects
+
             try:
-                self._loaded = load_saved_model(self.source)
+                with long_lived_objects():  # the loaded model lives as long as the run
+                    self._loaded = load_saved_model(self.source)
                 return self._loaded
             except ModelLoadError as exc:
                 self._load_error = str(exc)
