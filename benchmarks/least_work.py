@@ -78,6 +78,14 @@ def images(shape: Shape, seed: int):  # -> np.ndarray
     return np.random.default_rng(seed).uniform(0.0, 1.0, size=(batch, height, width, 3)).astype(np.float32)
 
 
+def _resident_mib() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return round(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except OSError:
+        return 0.0
+
+
 @contextmanager
 def long_lived_objects(enabled: bool) -> Iterator[None]:
     """Create what lives until the end without Python's cyclic collector, then freeze it out of its
@@ -95,7 +103,7 @@ def long_lived_objects(enabled: bool) -> Iterator[None]:
 
 def run(path: str, calls: list[Shape], train: Shape | None, takes_training: bool,
         housekeeping: bool = True) -> dict[str, float]:
-    """Do the work; return the seconds of each stage."""
+    """Do the work; return the seconds of each stage and the resident memory after it."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -103,6 +111,7 @@ def run(path: str, calls: list[Shape], train: Shape | None, takes_training: bool
         nonlocal started
         now = time.perf_counter()
         timings[name] = round(now - started, 3)
+        timings[f"{name}: resident MiB"] = _resident_mib()
         started = now
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -144,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--call", type=parse_shape, action="append", default=[], help="an inference shape BxHxW")
     parser.add_argument("--train", type=parse_shape, help="the training-mode shape BxHxW")
     parser.add_argument("--no-training-argument", action="store_true", help="call in training mode without training=True")
-    parser.add_argument("--timings", action="store_true", help="print each stage's seconds as JSON on stdout")
+    parser.add_argument("--timings", action="store_true", help="print each stage's seconds and resident MiB as JSON on stdout")
     parser.add_argument("--plain", action="store_true",
                         help="no housekeeping: Python's collector as usual and its normal shutdown (the script "
                              "as issue 12 first stated it)")

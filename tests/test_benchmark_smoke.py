@@ -66,4 +66,4 @@ def test_least_work_script_runs_on_a_fixture(model_path: Callable[[str], Path]) 
                              "--train", "2x32x32", "--timings"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     stages = json.loads(result.stdout)
-    assert list(stages)[-1] == "hub.KerasLayer taped training call + gradients" and "call 2x32x32" in stages
+    assert "hub.KerasLayer taped training call + gradients" in stages and "call 2x32x32" in stages

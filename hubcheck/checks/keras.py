@@ -127,10 +127,18 @@ class KerasLayerCheck(Check):
             loss_tensor = tf_keras.losses.MeanSquaredError()(targets, outputs)
             if model.losses:  # cast like Keras' compiled loss does
                 loss_tensor += tf.add_n([tf.cast(term, loss_tensor.dtype) for term in model.losses])
-        gradients = tape.gradient(loss_tensor, model.trainable_weights)
-        optimizer.apply_gradients(
-            [(g, v) for g, v in zip(gradients, model.trainable_weights) if g is not None]
-        )
+        pairs = [(g, v) for g, v in zip(tape.gradient(loss_tensor, model.trainable_weights), model.trainable_weights)
+                 if g is not None]
+        with tf.name_scope(optimizer.name), tf.init_scope():
+            optimizer.build([v for _, v in pairs])  # what apply_gradients does first (where keras_layer_breaks fails)
+        # Applied in slices, each slice's gradients dropped once applied: every update copies its weight
+        # (the published values are held as snapshots), and the gradients of what is updated already
+        # need not stay beside those copies, which takes a copy of the weights off the peak (94 MB on
+        # ResNet50). Plain SGD updates each weight by its own gradient alone: the same step.
+        step = max(1, -(-len(pairs) // APPLY_SLICES))
+        while pairs:
+            optimizer.apply_gradients(pairs[:step])
+            del pairs[:step]
         loss = float(loss_tensor.numpy())
         changed = sum(bool(tf.reduce_any(tf.not_equal(b, v.read_value()))) for b, v in zip(before, layer.trainable_weights))
         details.update(loss=loss if np.isfinite(loss) else None, weights_changed=changed)
@@ -147,6 +155,8 @@ class KerasLayerCheck(Check):
 
 # The width of the consumer's head in the fine-tuning step (any small number of classes).
 HEAD_UNITS = 3
+# The fine-tuning step applies its gradients in this many slices (see _fine_tune).
+APPLY_SLICES = 8
 
 
 def _input_shape(ctx: CheckContext, size: tuple[int, int]) -> tuple[int | None, ...]:
