@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hubcheck.images import make_batch
 from hubcheck.results import one_line
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True, order=True)
@@ -182,6 +183,8 @@ class Probe:
         The forward pass is recorded as the call for ``key`` too, so asking for
         gradients first makes the later plain call free.
         """
+        import numpy as np
+
         if key in self._gradients:
             return self._gradients[key]
         from hubcheck.tfimport import tensorflow

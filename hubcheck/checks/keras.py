@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hubcheck.checks.inference import close_allowing_noise, model_noise, noise_note
 from hubcheck.context import CheckContext
@@ -12,6 +10,9 @@ from hubcheck.numeric import max_abs_difference
 from hubcheck.probe import preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding, JSONValue, Status, one_line
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class KerasLayerCheck(Check):
@@ -53,6 +54,8 @@ class KerasLayerCheck(Check):
             return self._run_layer(ctx, direct, images)
 
     def _run_layer(self, ctx: CheckContext, direct: np.ndarray, images: np.ndarray) -> Finding:
+        import numpy as np
+
         from hubcheck.tfimport import graph_optimizer_off, tensorflow
 
         tf = tensorflow()
@@ -91,6 +94,8 @@ class KerasLayerCheck(Check):
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
 
     def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any, reshape: tuple[int, ...] | None) -> Finding:
+        import numpy as np
+
         import tf_keras
 
         expected_weights = len(ctx.model.trainable_variables)
