@@ -120,9 +120,10 @@ def _describe_structure(result: Any) -> tuple[str, str]:
 class Probe:
     """Memoizing forward passes of ``root`` on deterministic probe images."""
 
-    def __init__(self, root: Any, tape_training_calls: bool = False) -> None:
+    def __init__(self, root: Any, tape_training_calls: bool = False, skip_graph_optimizer: bool = True) -> None:
         self._root = root
         self._tape_training_calls = tape_training_calls
+        self._skip_graph_optimizer = skip_graph_optimizer  # for untaped inference calls: see graph_optimizer_off
         self._calls: dict[ProbeKey, ProbeCall] = {}
         self._gradients: dict[ProbeKey, GradientProbe] = {}
 
@@ -142,7 +143,7 @@ class Probe:
         if key.training is None and under_tape:  # a model without a training argument, differentiated
             return self._root(images)
         if not key.training:
-            with graph_optimizer_off():  # untaped inference: see there
+            with graph_optimizer_off(self._skip_graph_optimizer):  # untaped inference: see there
                 return self._root(images) if key.training is None else self._root(images, training=False)
         # Training mode may update state (batch-norm moving statistics); put the published
         # values back so that later inference calls see the model as it was shipped.
@@ -249,7 +250,8 @@ class ModelProbe:
 
             if not self._session.is_callable:
                 raise ModelUnavailable("the root object has no traced __call__", "callable")
-            self._probe = Probe(self._session.root, tape_training_calls=self._wants_gradients())
+            self._probe = Probe(self._session.root, tape_training_calls=self._wants_gradients(),
+                                skip_graph_optimizer=not self._session.swaps_implementations)
         return self._probe
 
     @property

@@ -159,6 +159,17 @@ class ModelSession:
         return sorted({t.training for t in self.traces if t.training is not None})
 
     @cached_property
+    def swaps_implementations(self) -> bool:
+        """Whether a function of the graph names an ``api_implements`` interface. Grappler's
+        implementation selector may then run another function than the one called (tf-keras's LSTM
+        picks its cuDNN or generic twin this way), so calls must keep the graph optimizer to run
+        what consumers run. True when there is no graph to read."""
+        program = self.program
+        if program is None:
+            return True
+        return any("api_implements" in function.attr for function in program.meta_graph.graph_def.library.function)
+
+    @cached_property
     def trainable_variables(self) -> list[Any]:
         return list(getattr(self.root, "trainable_variables", None) or [])
 

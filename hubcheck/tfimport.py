@@ -61,7 +61,7 @@ def long_lived_objects(enabled: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def graph_optimizer_off() -> Iterator[None]:
+def graph_optimizer_off(enabled: bool = True) -> Iterator[None]:
     """Instantiate the functions called inside without TensorFlow's graph optimizer (Grappler).
 
     An inference call at a new input shape instantiates the model's function afresh, and on a
@@ -71,7 +71,12 @@ def graph_optimizer_off() -> Iterator[None]:
     memory (about 45 MB more at the peak on MobileNetV2) for no time saved. The option is part of
     each instantiation's key, so calls inside this context share instantiations with each other only,
     and a ``False`` restored afterwards serializes like the unset default (those outside share theirs).
+    Not for a model whose graph names ``api_implements`` interfaces (``enabled=False``): the
+    optimizer's implementation selector decides which of its functions run.
     """
+    if not enabled:
+        yield
+        return
     tf = tensorflow()
     before = bool(tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False))
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})

@@ -126,3 +126,11 @@ def test_training_calls_leave_the_published_variables() -> None:
     np.testing.assert_allclose(trained, 2 * before)  # the update happened during the call
     again = probe.call(ProbeKey(2, 8, 8, training=False)).value
     np.testing.assert_array_equal(again, before)
+
+
+def test_a_model_whose_graph_swaps_implementations_keeps_the_graph_optimizer() -> None:
+    """Grappler's implementation selector decides which api_implements twin runs: keep it on."""
+    model = RecordingOptimizerModel()
+    probe = Probe(model, skip_graph_optimizer=False)
+    probe.call(ProbeKey(2, 8, 8))
+    assert model.optimizer_off == [(None, False)]

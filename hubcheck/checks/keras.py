@@ -72,7 +72,7 @@ class KerasLayerCheck(Check):
             # more than every other check together on a MobileNet-sized model. Like the probe's
             # inference calls, without the graph optimizer: the same shape then reuses the probe's
             # function instantiation instead of paying for a new one.
-            with graph_optimizer_off():
+            with graph_optimizer_off(not ctx.model.swaps_implementations):
                 predicted = np.asarray(model(tf.constant(images), training=False))
             tol = ctx.options.tolerances
             noise = model_noise(ctx)
