@@ -1,19 +1,25 @@
-"""hubcheck's cost against the unavoidable cost of loading and calling the model.
+"""hubcheck's cost against two baselines: using the model at all, and the least work its questions take.
 
 For each model, alternating in one run, several rounds of:
 
-  (a) bare:     a fresh Python that imports TensorFlow, tf.saved_model.load()s the model and
-                calls it once on one 224x224 image;
-  (b) hubcheck: ``hubcheck MODEL`` with default options (checks in a child process).
+  (a) bare:       a fresh Python that imports TensorFlow, tf.saved_model.load()s the model and
+                  calls it once on one 224x224 image;
+  (b) least work: benchmarks/least_work.py: import TensorFlow, load once, one call at each inference
+                  shape hubcheck probed, one taped training-mode call with gradients, one taped
+                  training-mode call through hub.KerasLayer(obj, trainable=True) with gradients;
+  (c) hubcheck:   ``hubcheck MODEL`` with default options (checks in a sandboxed child process).
 
-Each command's wall time and the peak resident memory of its whole process tree (hubcheck's
-parent and child together) are measured from outside by polling /proc. The script prints the
-medians and the ratios b/a and writes them as JSON. Ratios, not seconds, are what to compare
-across machines.
+The shapes of (b) are those of a ``hubcheck --format json`` run of the same model made first
+(untimed; it also warms the page cache): least_work.py reads them from that report's
+``model.calls``. Each command's wall time and the peak resident memory of its whole process tree
+(hubcheck's parent and child together) are measured from outside by polling /proc. The script
+prints the medians and the ratios c/a and c/b and writes them as JSON. Ratios, not seconds, are
+what to compare across machines.
 
     python benchmarks/bench.py                     # both models, 3 rounds
     python benchmarks/bench.py --models mobilenet_v2_035 --rounds 5 --output results.json
     python benchmarks/bench.py --smoke             # tiny model, 1 round: does the script work?
+    python benchmarks/bench.py --catalog --models  # catalog throughput only (benchmarks/catalog_throughput.py)
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -139,47 +146,99 @@ def measure(command: list[str]) -> dict[str, float]:
     return {"wall_s": wall, "peak_rss_mib": peak / 2**20}
 
 
-def bench(name: str, rounds: int) -> dict[str, object]:
+LABELS = ("bare", "least_work", "hubcheck")
+KEYS = ("wall_s", "peak_rss_mib")
+
+
+def probed_report(path: Path, report: Path) -> None:
+    """One untimed ``hubcheck --format json`` run: the shapes least_work.py must call at."""
+    command = [sys.executable, "-m", "hubcheck", "--format", "json", "--output", str(report), str(path)]
+    finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if finished.returncode not in (0, 1) or not report.exists():
+        raise RuntimeError(f"{command} exited {finished.returncode}: {finished.stderr[-2000:]}")
+
+
+def bench(name: str, rounds: int, folder: Path) -> dict[str, object]:
     path = model_dir(name)
-    hubcheck = [sys.executable, "-m", "hubcheck", str(path)]
-    bare = [sys.executable, "-c", BARE, str(path)]
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "hubcheck": []}
+    report = folder / f"{name}.json"
+    probed_report(path, report)
+    commands = {
+        "bare": [sys.executable, "-c", BARE, str(path)],
+        "least_work": [sys.executable, str(HERE / "least_work.py"), str(path), "--from-report", str(report)],
+        "hubcheck": [sys.executable, "-m", "hubcheck", str(path)],
+    }
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in LABELS}
     for round_number in range(rounds):
-        for label, command in (("bare", bare), ("hubcheck", hubcheck)):
-            runs[label].append(measure(command))
+        for label in LABELS:
+            runs[label].append(measure(commands[label]))
             print(f"  {name} round {round_number + 1}/{rounds} {label}: "
                   f"{runs[label][-1]['wall_s']:.2f}s {runs[label][-1]['peak_rss_mib']:.0f} MiB", flush=True)
-    median = {label: {key: statistics.median(run[key] for run in items) for key in ("wall_s", "peak_rss_mib")}
+    median = {label: {key: statistics.median(run[key] for run in items) for key in KEYS}
               for label, items in runs.items()}
+    hubcheck, bare, least = median["hubcheck"], median["bare"], median["least_work"]
     return {
         "model": name,
         "rounds": rounds,
         "median": median,
-        "ratio_wall": median["hubcheck"]["wall_s"] / median["bare"]["wall_s"],
-        "ratio_peak_rss": median["hubcheck"]["peak_rss_mib"] / median["bare"]["peak_rss_mib"],
+        "ratio_wall": hubcheck["wall_s"] / bare["wall_s"],
+        "ratio_peak_rss": hubcheck["peak_rss_mib"] / bare["peak_rss_mib"],
+        "ratio_wall_least_work": hubcheck["wall_s"] / least["wall_s"],
+        "ratio_peak_rss_least_work": hubcheck["peak_rss_mib"] / least["peak_rss_mib"],
         "runs": runs,
     }
 
 
+def catalog_throughput(jobs: int, rounds: int) -> dict[str, object] | None:
+    """benchmarks/catalog_throughput.py's figures, when that script is there (imported lazily)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        import catalog_throughput  # type: ignore[import-not-found]
+    except ImportError:
+        print("catalog throughput: benchmarks/catalog_throughput.py is not there; skipped", flush=True)
+        return None
+    models = catalog_throughput.fixture_paths()
+    print(f"catalog throughput: {len(models)} models, one at a time vs --jobs {jobs}, {rounds} round(s)", flush=True)
+    return dict(catalog_throughput.measure(models, jobs, rounds))
+
+
+def print_table(models: list[dict[str, object]]) -> None:
+    print(f"\n{'model':<18} {'bare s':>7} {'least s':>8} {'hubcheck s':>11} {'x bare':>7} {'x least':>8}"
+          f" {'bare MiB':>9} {'least MiB':>10} {'hubcheck MiB':>13} {'x bare':>7} {'x least':>8}")
+    for item in models:
+        med: dict[str, dict[str, float]] = item["median"]  # type: ignore[assignment]
+        print(f"{item['model']:<18} {med['bare']['wall_s']:>7.2f} {med['least_work']['wall_s']:>8.2f} "
+              f"{med['hubcheck']['wall_s']:>11.2f} {item['ratio_wall']:>7.2f} {item['ratio_wall_least_work']:>8.2f} "
+              f"{med['bare']['peak_rss_mib']:>9.0f} {med['least_work']['peak_rss_mib']:>10.0f} "
+              f"{med['hubcheck']['peak_rss_mib']:>13.0f} {item['ratio_peak_rss']:>7.2f} "
+              f"{item['ratio_peak_rss_least_work']:>8.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["mobilenet_v2_035", "resnet50"])
+    parser.add_argument("--models", nargs="*", choices=sorted(MODELS), default=["mobilenet_v2_035", "resnet50"],
+                        help="models to run (none: only --catalog)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--smoke", action="store_true", help="tiny model, one round")
+    parser.add_argument("--catalog", action="store_true",
+                        help="also measure catalog throughput (benchmarks/catalog_throughput.py, if present)")
+    parser.add_argument("--catalog-jobs", type=int, default=2)
+    parser.add_argument("--catalog-rounds", type=int, default=1)
     args = parser.parse_args()
     if args.smoke:
         args.models, args.rounds = ["tiny"], 1
-    results = {
+    results: dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "models": [bench(name, args.rounds) for name in args.models],
     }
-    print(f"\n{'model':<18} {'bare s':>8} {'hubcheck s':>11} {'wall x':>7} {'bare MiB':>9} {'hubcheck MiB':>13} {'RSS x':>6}")
-    for item in results["models"]:
-        med = item["median"]
-        print(f"{item['model']:<18} {med['bare']['wall_s']:>8.2f} {med['hubcheck']['wall_s']:>11.2f} "
-              f"{item['ratio_wall']:>7.2f} {med['bare']['peak_rss_mib']:>9.0f} "
-              f"{med['hubcheck']['peak_rss_mib']:>13.0f} {item['ratio_peak_rss']:>6.2f}")
+    with tempfile.TemporaryDirectory(prefix="hubcheck-bench-") as folder:
+        results["models"] = [bench(name, args.rounds, Path(folder)) for name in args.models]
+    if results["models"]:
+        print_table(results["models"])  # type: ignore[arg-type]
+    if args.catalog:
+        results["catalog"] = catalog_throughput(args.catalog_jobs, args.catalog_rounds)
+        if results["catalog"]:
+            print(json.dumps(results["catalog"], indent=2))
     if args.output:
         args.output.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -8,7 +8,11 @@ The kinds cycle so that a batch of 4 or more holds one of each.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 
 KINDS = ("natural", "random", "black", "white")
 
@@ -19,6 +23,8 @@ def kind_of(index: int) -> str:
 
 def _natural(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A smooth, photo-like picture: a sky-to-ground gradient, soft blobs and mild noise."""
+    import numpy as np
+
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
     top, bottom = rng.uniform(0.2, 0.9, 3), rng.uniform(0.1, 0.6, 3)
@@ -34,6 +40,8 @@ def _natural(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 
 def make_image(index: int, height: int, width: int) -> np.ndarray:
+    import numpy as np
+
     kind = kind_of(index)
     if kind == "black":
         return np.zeros((height, width, 3), np.float32)
@@ -52,4 +60,6 @@ def make_batch(batch: int, height: int, width: int, offset: int = 0) -> np.ndarr
     model fixes below 4, batches at offsets 0, batch, 2 * batch, ... hold every kind between them,
     and image ``i`` sits at another position, among other companions, in the batch at offset 1.
     """
+    import numpy as np
+
     return np.stack([make_image(offset + i, height, width) for i in range(batch)])

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hubcheck.images import make_batch
 from hubcheck.results import one_line
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True, order=True)
@@ -78,9 +79,14 @@ class GradientProbe:
 
 @contextmanager
 def preserved_variables(root: Any) -> Iterator[None]:
-    """Restore every variable in ``root.variables`` to its current value on exit."""
+    """Restore every variable in ``root.variables`` to its current value on exit.
+
+    The saved values are snapshots (``read_value``), not copies: TensorFlow copies a variable's
+    buffer when it is updated while a snapshot still holds it, so only the variables that change
+    (batch-norm statistics, a training step's weights) cost memory, instead of a copy of every weight.
+    """
     variables = list(getattr(root, "variables", None) or [])
-    saved = [variable.numpy() for variable in variables]
+    saved = [variable.read_value() for variable in variables]
     try:
         yield
     finally:
@@ -114,9 +120,10 @@ def _describe_structure(result: Any) -> tuple[str, str]:
 class Probe:
     """Memoizing forward passes of ``root`` on deterministic probe images."""
 
-    def __init__(self, root: Any, tape_training_calls: bool = False) -> None:
+    def __init__(self, root: Any, tape_training_calls: bool = False, skip_graph_optimizer: bool = True) -> None:
         self._root = root
         self._tape_training_calls = tape_training_calls
+        self._skip_graph_optimizer = skip_graph_optimizer  # for untaped inference calls: see graph_optimizer_off
         self._calls: dict[ProbeKey, ProbeCall] = {}
         self._gradients: dict[ProbeKey, GradientProbe] = {}
 
@@ -129,14 +136,15 @@ class Probe:
         return make_batch(key.batch, key.height, key.width, key.offset)
 
     def _invoke(self, key: ProbeKey, under_tape: bool = False) -> Any:
-        from hubcheck.tfimport import tensorflow
+        from hubcheck.tfimport import graph_optimizer_off, tensorflow
 
         tf = tensorflow()
         images = tf.constant(self.images(key))
-        if key.training is None:
+        if key.training is None and under_tape:  # a model without a training argument, differentiated
             return self._root(images)
         if not key.training:
-            return self._root(images, training=False)
+            with graph_optimizer_off(self._skip_graph_optimizer):  # untaped inference: see there
+                return self._root(images) if key.training is None else self._root(images, training=False)
         # Training mode may update state (batch-norm moving statistics); put the published
         # values back so that later inference calls see the model as it was shipped.
         with preserved_variables(self._root):
@@ -176,6 +184,8 @@ class Probe:
         The forward pass is recorded as the call for ``key`` too, so asking for
         gradients first makes the later plain call free.
         """
+        import numpy as np
+
         if key in self._gradients:
             return self._gradients[key]
         from hubcheck.tfimport import tensorflow
@@ -201,7 +211,7 @@ class Probe:
             for variable, grad in zip(variables, grads):
                 if grad is None:
                     missed.append(variable.name)
-                elif np.any(tf.convert_to_tensor(grad).numpy() != 0):
+                elif bool(tf.reduce_any(tf.not_equal(tf.convert_to_tensor(grad), 0))):  # no host copy
                     reached.append(variable.name)
                 else:
                     zero.append(variable.name)
@@ -240,7 +250,8 @@ class ModelProbe:
 
             if not self._session.is_callable:
                 raise ModelUnavailable("the root object has no traced __call__", "callable")
-            self._probe = Probe(self._session.root, tape_training_calls=self._wants_gradients())
+            self._probe = Probe(self._session.root, tape_training_calls=self._wants_gradients(),
+                                skip_graph_optimizer=not self._session.swaps_implementations)
         return self._probe
 
     @property

@@ -78,8 +78,11 @@ class ModelSession:
             raise ModelUnavailable(self.source.problem or "the model cannot be loaded", "load")
         self._refuse_unsafe_ops()
         if self._load_error is None:
+            from hubcheck.tfimport import long_lived_objects
+
             try:
-                self._loaded = load_saved_model(self.source)
+                with long_lived_objects():  # the loaded model lives as long as the run
+                    self._loaded = load_saved_model(self.source)
                 return self._loaded
             except ModelLoadError as exc:
                 self._load_error = str(exc)
@@ -154,6 +157,17 @@ class ModelSession:
     @property
     def training_values_traced(self) -> list[bool]:
         return sorted({t.training for t in self.traces if t.training is not None})
+
+    @cached_property
+    def swaps_implementations(self) -> bool:
+        """Whether a function of the graph names an ``api_implements`` interface. Grappler's
+        implementation selector may then run another function than the one called (tf-keras's LSTM
+        picks its cuDNN or generic twin this way), so calls must keep the graph optimizer to run
+        what consumers run. True when there is no graph to read."""
+        program = self.program
+        if program is None:
+            return True
+        return any("api_implements" in function.attr for function in program.meta_graph.graph_def.library.function)
 
     @cached_property
     def trainable_variables(self) -> list[Any]:

@@ -84,3 +84,53 @@ def test_a_batch_of_four_holds_every_kind() -> None:
     images = make_batch(4, 16, 16)
     assert images[KINDS.index("black")].max() == 0.0
     assert images[KINDS.index("white")].min() == 1.0
+
+
+class RecordingOptimizerModel:
+    """Records, for each call, whether TensorFlow's graph optimizer was switched off; updates a
+    batch-norm-like statistic in training mode."""
+
+    def __init__(self) -> None:
+        tf = tensorflow()
+        self.statistic = tf.Variable(tf.ones([3]))
+        self.variables = [self.statistic]
+        self.optimizer_off: list[tuple[bool | None, bool]] = []
+
+    def __call__(self, images, training=None):
+        tf = tensorflow()
+        off = bool(tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False))
+        self.optimizer_off.append((training, off))
+        if training:
+            self.statistic.assign_add(tf.ones([3]))
+        return tf.reduce_mean(images, axis=[1, 2]) * self.statistic
+
+
+def test_inference_calls_skip_the_graph_optimizer_and_training_calls_keep_it() -> None:
+    model = RecordingOptimizerModel()
+    probe = Probe(model, tape_training_calls=True)
+    probe.call(ProbeKey(2, 8, 8))
+    probe.call(ProbeKey(2, 8, 8, training=False))
+    probe.call(ProbeKey(2, 8, 8, training=True))
+    assert model.optimizer_off == [(None, True), (False, True), (True, False)]
+    options = tensorflow().config.optimizer.get_experimental_options()
+    assert not options.get("disable_meta_optimizer", False)  # put back for everything else
+
+
+def test_training_calls_leave_the_published_variables() -> None:
+    """preserved_variables keeps snapshots, not copies: an in-place update must not reach them."""
+    model = RecordingOptimizerModel()
+    probe = Probe(model, tape_training_calls=True)
+    before = probe.call(ProbeKey(2, 8, 8)).value
+    trained = probe.call(ProbeKey(2, 8, 8, training=True)).value
+    np.testing.assert_array_equal(model.statistic.numpy(), np.ones(3, np.float32))
+    np.testing.assert_allclose(trained, 2 * before)  # the update happened during the call
+    again = probe.call(ProbeKey(2, 8, 8, training=False)).value
+    np.testing.assert_array_equal(again, before)
+
+
+def test_a_model_whose_graph_swaps_implementations_keeps_the_graph_optimizer() -> None:
+    """Grappler's implementation selector decides which api_implements twin runs: keep it on."""
+    model = RecordingOptimizerModel()
+    probe = Probe(model, skip_graph_optimizer=False)
+    probe.call(ProbeKey(2, 8, 8))
+    assert model.optimizer_off == [(None, False)]

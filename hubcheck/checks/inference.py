@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from hubcheck.context import CheckContext
 from hubcheck.numeric import allclose, max_abs_difference
 from hubcheck.registry import Check
 from hubcheck.results import Finding
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def noise_note(noise: float) -> str:
@@ -31,6 +34,8 @@ def close_allowing_noise(a: np.ndarray, b: np.ndarray, rtol: float, atol: float,
     by chance somewhat more, hence the factor; a real difference (batch statistics, a
     training-mode default) is larger than that, or shows where the noise is zero.
     """
+    import numpy as np
+
     if allclose(a, b, rtol, atol):
         return True
     if not noise or a.shape != b.shape or not np.array_equal(np.isfinite(a), np.isfinite(b)):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hubcheck.checks.inference import close_allowing_noise, model_noise, noise_note
 from hubcheck.context import CheckContext
@@ -12,6 +10,9 @@ from hubcheck.numeric import max_abs_difference
 from hubcheck.probe import preserved_variables
 from hubcheck.registry import Check
 from hubcheck.results import Finding, JSONValue, Status, one_line
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class KerasLayerCheck(Check):
@@ -53,7 +54,9 @@ class KerasLayerCheck(Check):
             return self._run_layer(ctx, direct, images)
 
     def _run_layer(self, ctx: CheckContext, direct: np.ndarray, images: np.ndarray) -> Finding:
-        from hubcheck.tfimport import tensorflow
+        import numpy as np
+
+        from hubcheck.tfimport import graph_optimizer_off, tensorflow
 
         tf = tensorflow()
         import tensorflow_hub as hub
@@ -66,8 +69,11 @@ class KerasLayerCheck(Check):
             stage = "predicting with the tf-keras model"
             # Eager calls go through the same KerasLayer code as model.predict/fit (weights, losses,
             # the training flag) without retracing the whole network into a new graph, which costs
-            # more than every other check together on a MobileNet-sized model.
-            predicted = np.asarray(model(tf.constant(images), training=False))
+            # more than every other check together on a MobileNet-sized model. Like the probe's
+            # inference calls, without the graph optimizer: the same shape then reuses the probe's
+            # function instantiation instead of paying for a new one.
+            with graph_optimizer_off(not ctx.model.swaps_implementations):
+                predicted = np.asarray(model(tf.constant(images), training=False))
             tol = ctx.options.tolerances
             noise = model_noise(ctx)
             if not close_allowing_noise(predicted, direct, tol.keras_rtol, tol.keras_atol, noise):
@@ -79,13 +85,17 @@ class KerasLayerCheck(Check):
             if not fine_tunable:
                 return Finding.passed(f"hub.KerasLayer output equals the direct call (not fine-tunable){noise_note(noise)}")
             stage = "fine-tuning one step with trainable=True"
-            # The training step runs at the training probe's size, which may be another traced size.
             reshape = _reshape_for_head(ctx, model, direct)
-            return self._fine_tune(ctx, _keras_model(ctx, layer, ctx.plan.training_size, reshape), layer, reshape)
+            if _input_shape(ctx, ctx.plan.training_size) != _input_shape(ctx, ctx.plan.primary_size):
+                model = _keras_model(ctx, layer, ctx.plan.training_size)  # the training probe's traced size
+            _add_head(model, reshape)  # on the same model, Keras traces only the new layers, not hub.KerasLayer
+            return self._fine_tune(ctx, model, layer, reshape)
         except Exception as exc:  # what the consumer would see
             return Finding.failed(f"{stage} raised {one_line(exc)}", stage=stage)
 
     def _fine_tune(self, ctx: CheckContext, model: Any, layer: Any, reshape: tuple[int, ...] | None) -> Finding:
+        import numpy as np
+
         import tf_keras
 
         expected_weights = len(ctx.model.trainable_variables)
@@ -114,7 +124,7 @@ class KerasLayerCheck(Check):
         tf = tensorflow()
         # The training-mode probe's images and shape, whose (taped) instantiation exists already.
         images = ctx.probe.images(ctx.plan.key(ctx.plan.small_batch, ctx.plan.training_size, training=True))
-        before = [v.numpy() for v in layer.trainable_weights]
+        before = [v.read_value() for v in layer.trainable_weights]  # snapshots, not copies (see preserved_variables)
         optimizer = tf_keras.optimizers.SGD(learning_rate=0.01)
         with tf.GradientTape() as tape:
             outputs = model(tf.constant(images), training=True)
@@ -122,12 +132,20 @@ class KerasLayerCheck(Check):
             loss_tensor = tf_keras.losses.MeanSquaredError()(targets, outputs)
             if model.losses:  # cast like Keras' compiled loss does
                 loss_tensor += tf.add_n([tf.cast(term, loss_tensor.dtype) for term in model.losses])
-        gradients = tape.gradient(loss_tensor, model.trainable_weights)
-        optimizer.apply_gradients(
-            [(g, v) for g, v in zip(gradients, model.trainable_weights) if g is not None]
-        )
+        pairs = [(g, v) for g, v in zip(tape.gradient(loss_tensor, model.trainable_weights), model.trainable_weights)
+                 if g is not None]
+        with tf.name_scope(optimizer.name), tf.init_scope():
+            optimizer.build([v for _, v in pairs])  # what apply_gradients does first (where keras_layer_breaks fails)
+        # Applied in slices, each slice's gradients dropped once applied: every update copies its weight
+        # (the published values are held as snapshots), and the gradients of what is updated already
+        # need not stay beside those copies, which takes a copy of the weights off the peak (94 MB on
+        # ResNet50). Plain SGD updates each weight by its own gradient alone: the same step.
+        step = max(1, -(-len(pairs) // APPLY_SLICES))
+        while pairs:
+            optimizer.apply_gradients(pairs[:step])
+            del pairs[:step]
         loss = float(loss_tensor.numpy())
-        changed = sum(not np.array_equal(b, v.numpy()) for b, v in zip(before, layer.trainable_weights))
+        changed = sum(bool(tf.reduce_any(tf.not_equal(b, v.read_value()))) for b, v in zip(before, layer.trainable_weights))
         details.update(loss=loss if np.isfinite(loss) else None, weights_changed=changed)
         if not np.isfinite(loss):
             return Finding.failed(f"One training step through hub.KerasLayer gave a non-finite loss ({loss}).", **details)
@@ -142,27 +160,36 @@ class KerasLayerCheck(Check):
 
 # The width of the consumer's head in the fine-tuning step (any small number of classes).
 HEAD_UNITS = 3
+# The fine-tuning step applies its gradients in this many slices (see _fine_tune).
+APPLY_SLICES = 8
 
 
-def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int],
-                 head: tuple[int, ...] | None | bool = False) -> Any:
-    """A tf-keras Sequential around ``layer`` (and, with ``head``, a consumer's ``Dense`` head,
-    behind a reshape when ``head`` is a shape), with a fixed input size and batch only where
-    the traces fix them."""
+def _input_shape(ctx: CheckContext, size: tuple[int, int]) -> tuple[int | None, ...]:
+    """The Keras input: a fixed size only where the traces fix it."""
+    return (*size, 3) if ctx.plan.traced_sizes else (None, None, 3)
+
+
+def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int]) -> Any:
+    """A tf-keras Sequential around ``layer``, with a fixed input size and batch only where the
+    traces fix them (:func:`_add_head` adds a consumer's head)."""
     import tf_keras
 
-    input_shape = (*size, 3) if ctx.plan.traced_sizes else (None, None, 3)
-    layers = [tf_keras.layers.InputLayer(input_shape=input_shape, batch_size=ctx.plan.traced_batch), layer]
-    if head is not False:
-        if isinstance(head, tuple):
-            from hubcheck.tfimport import tensorflow
+    input_layer = tf_keras.layers.InputLayer(input_shape=_input_shape(ctx, size), batch_size=ctx.plan.traced_batch)
+    return tf_keras.Sequential([input_layer, layer])
 
-            tf = tensorflow()
-            shape = [-1, *head]  # tf_keras' Reshape cannot take an input of unknown rank
-            layers.append(tf_keras.layers.Lambda(lambda outputs: tf.reshape(outputs, shape)))
-        # Seeded, so that the reported loss is the same on every run.
-        layers.append(tf_keras.layers.Dense(HEAD_UNITS, kernel_initializer=tf_keras.initializers.GlorotUniform(seed=3)))
-    return tf_keras.Sequential(layers)
+
+def _add_head(model: Any, reshape: tuple[int, ...] | None) -> None:
+    """Append a consumer's ``Dense`` head to ``model``, behind a reshape to ``reshape`` if given."""
+    import tf_keras
+
+    if reshape is not None:
+        from hubcheck.tfimport import tensorflow
+
+        tf = tensorflow()
+        shape = [-1, *reshape]  # tf_keras' Reshape cannot take an input of unknown rank
+        model.add(tf_keras.layers.Lambda(lambda outputs: tf.reshape(outputs, shape)))
+    # Seeded, so that the reported loss is the same on every run.
+    model.add(tf_keras.layers.Dense(HEAD_UNITS, kernel_initializer=tf_keras.initializers.GlorotUniform(seed=3)))
 
 
 def _reshape_for_head(ctx: CheckContext, model: Any, direct: np.ndarray) -> tuple[int, ...] | None:

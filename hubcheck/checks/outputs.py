@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from hubcheck.context import CheckContext
 from hubcheck.numeric import looks_like_probabilities
@@ -12,6 +12,9 @@ from hubcheck.probe import ProbeCall
 from hubcheck.registry import Check
 from hubcheck.results import Finding, Status
 from hubcheck.session import ModelUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _size(size: InputSize) -> str:
@@ -211,6 +214,8 @@ class OutputFiniteCheck(Check):
     order = 100
 
     def run(self, ctx: CheckContext) -> Finding:
+        import numpy as np
+
         batch = ctx.plan.full_batch
         outputs = [(offset, ctx.probe.tensor(batch, offset=offset)) for offset in ctx.plan.kind_offsets()]
         bad_kinds = {
@@ -250,6 +255,8 @@ class LogitsCheck(Check):
     order = 190
 
     def run(self, ctx: CheckContext) -> Finding:
+        import numpy as np
+
         task, reason = ctx.task
         if task is not Task.CLASSIFICATION:
             return Finding.skipped(f"not applicable: task is {task.value} ({reason})", task=task.value)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hubcheck.checks.inference import close_allowing_noise, model_noise, noise_note
 from hubcheck.context import CheckContext
 from hubcheck.numeric import allclose, max_abs_difference
 from hubcheck.registry import Check
 from hubcheck.results import Finding, JSONValue
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TrainingArgumentCheck(Check):
@@ -78,6 +79,8 @@ def dropout_evidence(first: np.ndarray, second: np.ndarray, rtol: float, atol: f
     differ, one side is exactly zero, and elsewhere they agree. Dropout
     inside the network changes values everywhere instead.
     """
+    import numpy as np
+
     if first.shape != second.shape or first.size == 0:
         return None
     scale = max(1.0, float(np.nanmax(np.abs(first)))) if np.isfinite(first).any() else 1.0
