@@ -19,6 +19,11 @@ def main(argv: list[str]) -> None:
     from hubcheck.isolation import child_main
 
     child_main(int(argv[0]), applied)
+    # The report has left and the channel is closed. The interpreter's shutdown (TensorFlow's objects,
+    # the model's graphs) would answer nothing and the parent would wait for it: 0.4 s on MobileNetV2.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
