@@ -37,7 +37,8 @@ class Source:
     ``call(images, training)`` returns the source's raw outputs (a tensor, a dict, a list); ``training`` is
     ``None`` for a source without a training mode. ``input_shape`` is ``(H, W, C)`` with ``None`` for a size
     the source leaves open. ``keep`` is an object the written model must track so that resources the call
-    captures (variables, tables) are saved with it.
+    captures (variables, tables) are saved with it. ``keras_model`` is the live Keras model of a Keras source
+    (whose layers :mod:`.rewrites` may adjust while the call is traced).
     """
 
     kind: str
@@ -51,6 +52,7 @@ class Source:
     keep: Any = None
     notes: list[str] = field(default_factory=list)
     output_dtype: str | None = None  # the dtype of the picked output, learnt when the call is traced
+    keras_model: Any = None
 
     @property
     def fine_tunable(self) -> bool:
@@ -228,6 +230,7 @@ def _keras_model_source(model: Any, kind: str, *, variables: list[Any], trainabl
         regularization_losses=losses,
         keep=keep,
         notes=notes,
+        keras_model=model,
     )
 
 
