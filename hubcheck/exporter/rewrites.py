@@ -20,12 +20,14 @@ from hubcheck.tfimport import tensorflow
 
 def _conv2d_class(model: Any) -> Any:
     """The ``Conv2D`` class of the Keras that built ``model`` (Keras 3 or tf-keras); ``None`` for neither."""
-    module = type(model).__module__
-    if module.startswith("tf_keras"):
+    from hubcheck.exporter.sources import keras_flavour
+
+    flavour = keras_flavour(model)
+    if flavour == "tf-keras":
         import tf_keras
 
         return tf_keras.layers.Conv2D
-    if module.startswith("keras"):
+    if flavour == "keras3":
         import keras
 
         return keras.layers.Conv2D
