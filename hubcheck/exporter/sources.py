@@ -174,10 +174,24 @@ def _load_tf_keras(path: Path) -> Any:
     tensorflow()
     import tf_keras
 
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+
     try:
-        return tf_keras.models.load_model(path, compile=False, safe_mode=True)
+        # load_model's safe_mode covers the .keras format only: an HDF5 file or a SavedModel would rebuild a
+        # Lambda layer's marshalled Python code and run it here, unless the scope says safe mode.
+        with SafeModeScope(True):
+            return tf_keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        raise ExportError(f"{path}: tf-keras cannot load it: {_custom_class_hint(exc) or _one_line(exc)}") from None
+        hint = _custom_class_hint(exc) or _lambda_hint(exc)
+        raise ExportError(f"{path}: tf-keras cannot load it: {hint or _one_line(exc)}") from None
+
+
+def _lambda_hint(error: BaseException) -> str | None:
+    if "Lambda layer with a Python `lambda`" not in str(error):
+        return None
+    return ("it has a Lambda layer holding Python code, which export never runs from a file. If you trust the "
+            "file, load it yourself (tf_keras.models.load_model(path, safe_mode=False)) and export the live "
+            "model from Python: hubcheck.export(model, OUT, ...)")
 
 
 def _one_line(error: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Subclassed Keras models: exported live from Python (they have no ``inputs``), refused with a hint as files."""
+"""Sources that are Python code: subclassed Keras models export live from Python (they have no ``inputs``) and
+are refused with a hint as files; a Lambda layer's code in a tf-keras file never runs in the export."""
 
 from __future__ import annotations
 
@@ -132,3 +133,36 @@ def test_subclassed_keras_file_is_refused_saying_to_export_the_live_model(tmp_pa
     assert "'Registered'" in result.output and "hubcheck.export(model, OUT" in result.output
     assert "Full object config" not in result.output  # Keras's config dump is not the user's news
     assert not (tmp_path / "out").exists()
+
+
+def test_lambda_code_in_a_tf_keras_file_never_runs(tmp_path: Path) -> None:
+    """tf-keras's load_model(safe_mode=True) checks only the .keras format: an HDF5 file's Lambda layer ran its
+    marshalled Python code in the exporting process."""
+    import warnings
+
+    from hubcheck.tfimport import tensorflow
+
+    tensorflow()
+    import tf_keras
+
+    marker = tmp_path / "lambda-ran"
+    model = tf_keras.Sequential([
+        tf_keras.Input((8, 8, 3)),
+        tf_keras.layers.Lambda(lambda x, path=str(marker): (open(path, "w").close(), x)[1]),
+        tf_keras.layers.GlobalAveragePooling2D(),
+        tf_keras.layers.Dense(2),
+    ])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(str(tmp_path / "lambda.h5"), save_format="h5")
+    model.save(str(tmp_path / "lambda_saved_model"), save_format="tf")
+    marker.unlink()  # building and saving the model ran it; from here on nothing may
+
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "lambda.h5"), str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "Lambda layer holding Python code" in result.output and "hubcheck.export(model, OUT" in result.output
+    assert not marker.exists() and not (tmp_path / "out").exists()
+    # a tf-keras SavedModel is rebuilt from its traced graph instead: it exports, and the code still never runs
+    exported = hubcheck.export(tmp_path / "lambda_saved_model", tmp_path / "out2", run_checks=False)
+    assert exported.source_kind == "tf-keras-saved-model" and exported.output_width == 2
+    assert not marker.exists()
