@@ -117,3 +117,31 @@ def test_gray_residual_export_passes_the_isolated_run_fine_tunable(tmp_path: Pat
     assert {check: statuses[check] for check in ("training-argument", "trainable-variables", "gradient-flow",
                                                   "keras-layer", "input-range")} == dict.fromkeys(
         ("training-argument", "trainable-variables", "gradient-flow", "keras-layer", "input-range"), "pass")
+
+
+def test_a_saved_model_graph_with_strided_pointwise_convolutions_gets_a_note(tmp_path: Path) -> None:
+    """A tf2-saved-model is called as its graph stands: export cannot rewrite it, so it says what may crash."""
+    tf = _tf()
+    rng = np.random.default_rng(1)
+
+    class Shortcut(tf.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.pointwise = tf.Variable(rng.normal(size=(1, 1, 3, 4)).astype(np.float32))
+            self.spatial = tf.Variable(rng.normal(size=(3, 3, 3, 4)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images: Any) -> Any:
+            shortcut = tf.nn.conv2d(images, self.pointwise, 2, "SAME")
+            return tf.reduce_mean(shortcut + tf.nn.conv2d(images, self.spatial, 2, "SAME"), [1, 2])
+
+    tf.saved_model.save(Shortcut(), str(tmp_path / "source"))
+    result = hubcheck.export(tmp_path / "source", tmp_path / "out", run_checks=False)
+    assert result.source_kind == "tf2-saved-model" and result.fine_tunable
+    notes = [note for note in result.notes if "strided 1x1" in note]
+    assert len(notes) == 1 and "has 1 strided 1x1 convolution(s)" in notes[0]  # the 3x3 one is not counted
+
+
+def test_plain_module_fixture_gets_no_such_note(tmp_path: Path) -> None:
+    result = hubcheck.export(export_source("plain_module"), tmp_path / "out", run_checks=False)
+    assert result.fine_tunable and not any("strided 1x1" in note for note in result.notes)

@@ -150,7 +150,20 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
                 source.notes.append(f"{rewritten} strided 1x1 convolution(s) run as a slice then a stride-1 "
                                     "convolution: the same values, and gradients that TensorFlow 2.21's CPU "
                                     "kernels compute without crashing (docs/export.md)")
+            if source.kind == "tf2-saved-model" and source.fine_tunable:
+                _note_unrewritable(source)
             return _write(model, target, source, options)
+
+
+def _note_unrewritable(source: Source) -> None:
+    from hubcheck.exporter.rewrites import unrewritable_pointwise_strides
+
+    found = unrewritable_pointwise_strides(list(getattr(source.keep.__call__, "concrete_functions", [])))
+    if found:
+        source.notes.append(f"the source's graph has {found} strided 1x1 convolution(s), which export cannot "
+                            "rewrite in a SavedModel: TensorFlow 2.21's CPU kernels may crash taking their "
+                            "gradients (a check killed by SIGSEGV or SIGABRT); export the Keras model it came "
+                            "from instead (docs/export.md)")
 
 
 def _write(model: Any, target: Path, source: Source, options: ExportOptions) -> ExportResult:

@@ -74,3 +74,33 @@ def pointwise_strides_as_slices(model: Any) -> Iterator[int]:
         for layer in layers:
             if "convolution_op" in vars(layer):
                 delattr(layer, "convolution_op")
+
+
+def unrewritable_pointwise_strides(functions: list[Any], depth: int = 4) -> int:
+    """How many 1x1 ``Conv2D`` ops with a stride > 1 the graphs of ``functions`` (a SavedModel's traced
+    ``__call__``, and the functions it calls) hold: a graph is called as it stands, so these keep the kernel
+    bug; best effort, for a note."""
+    seen: set[str] = set()
+    found: set[str] = set()  # op names: each trace (training=True, False) holds the same ops
+
+    def walk(graph: Any, level: int) -> None:
+        for op in graph.get_operations():
+            if op.type == "Conv2D":
+                strides = list(op.get_attr("strides"))
+                if max(strides) > 1 and op.inputs[1].shape[:2].as_list() == [1, 1]:
+                    found.add(op.name)
+            elif op.type in ("PartitionedCall", "StatefulPartitionedCall") and level < depth:
+                name = op.get_attr("f").name
+                if name in seen:
+                    continue
+                seen.add(name)
+                called = getattr(graph._get_function(name), "graph", None)
+                if called is not None:
+                    walk(called, level + 1)
+
+    for function in functions:
+        try:
+            walk(function.graph, 0)
+        except Exception:  # a graph this walk does not understand: no note rather than a failed export
+            continue
+    return len(found)
