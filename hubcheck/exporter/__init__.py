@@ -13,10 +13,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubcheck.exporter.errors import ExportError
 from hubcheck.results import JSONValue, Report
+
+if TYPE_CHECKING:
+    from hubcheck.exporter.sources import Source
 
 __all__ = ["ExportError", "ExportOptions", "ExportResult", "export_model"]
 
@@ -133,36 +136,62 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
     conformant, or an ``out`` that exists and is not empty; :class:`hubcheck.exitcodes.Crash` when the
     written model does not load back or computes something else than the wrapper did.
     """
+    from hubcheck.exporter.rewrites import pointwise_strides_as_slices
     from hubcheck.exporter.sources import load_source
-    from hubcheck.exporter.wrapper import Adapters, build_root, output_width, traced_size
-    from hubcheck.exporter.writer import check_target, write_model
+    from hubcheck.exporter.writer import check_target
     from hubcheck.tfimport import native_logs_silenced
 
     target = Path(out).expanduser()
     check_target(target)  # before any loading: an export into a used folder never starts
     with native_logs_silenced():
         source = load_source(model, signature=options.signature, allow_unsafe_ops=options.allow_unsafe_ops)
-        adapters = Adapters(input_range=options.input_range, grayscale=options.grayscale, output=options.output,
-                            logits=options.logits, input_size=options.input_size)
-        root = build_root(source, adapters)
-        size = traced_size(source, options.input_size)
-        width = output_width(root, size)
-        applied = list(options.applied())
-        if source.input_dtype.name != "float32":
-            applied.append(f"input cast to {source.input_dtype.name}")
-        if source.output_dtype not in (None, "float32"):
-            applied.append(f"output cast from {source.output_dtype} to float32")
-        result = ExportResult(
-            path=target,
-            source=os.fspath(model) if isinstance(model, (str, os.PathLike)) else f"<{type(model).__name__} object>",
-            source_kind=source.kind,
-            fine_tunable=source.fine_tunable,
-            adapters=tuple(applied),
-            input_shape=(None, *size, 3),
-            output_width=width,
-            notes=tuple(source.notes),
-        )
-        write_model(root, target, result.to_json(), (size[0] or 96, size[1] or 96))
+        with pointwise_strides_as_slices(source.keras_model) as rewritten:
+            if rewritten:
+                source.notes.append(f"{rewritten} strided 1x1 convolution(s) run as a slice then a stride-1 "
+                                    "convolution: the same values, and gradients that TensorFlow 2.21's CPU "
+                                    "kernels compute without crashing (docs/export.md)")
+            if source.kind == "tf2-saved-model" and source.fine_tunable:
+                _note_unrewritable(source)
+            return _write(model, target, source, options)
+
+
+def _note_unrewritable(source: Source) -> None:
+    from hubcheck.exporter.rewrites import unrewritable_pointwise_strides
+
+    found = unrewritable_pointwise_strides(list(getattr(source.keep.__call__, "concrete_functions", [])))
+    if found:
+        source.notes.append(f"the source's graph has {found} strided 1x1 convolution(s), which export cannot "
+                            "rewrite in a SavedModel: TensorFlow 2.21's CPU kernels may crash taking their "
+                            "gradients (a check killed by SIGSEGV or SIGABRT); export the Keras model it came "
+                            "from instead (docs/export.md)")
+
+
+def _write(model: Any, target: Path, source: Source, options: ExportOptions) -> ExportResult:
+    """Wrap the loaded ``source`` with the adapters of ``options``, trace it and write it at ``target``."""
+    from hubcheck.exporter.wrapper import Adapters, build_root, output_width, traced_size
+    from hubcheck.exporter.writer import write_model
+
+    adapters = Adapters(input_range=options.input_range, grayscale=options.grayscale, output=options.output,
+                        logits=options.logits, input_size=options.input_size)
+    root = build_root(source, adapters)
+    size = traced_size(source, options.input_size)
+    width = output_width(root, size)
+    applied = list(options.applied())
+    if source.input_dtype.name != "float32":
+        applied.append(f"input cast to {source.input_dtype.name}")
+    if source.output_dtype not in (None, "float32"):
+        applied.append(f"output cast from {source.output_dtype} to float32")
+    result = ExportResult(
+        path=target,
+        source=os.fspath(model) if isinstance(model, (str, os.PathLike)) else f"<{type(model).__name__} object>",
+        source_kind=source.kind,
+        fine_tunable=source.fine_tunable,
+        adapters=tuple(applied),
+        input_shape=(None, *size, 3),
+        output_width=width,
+        notes=tuple(source.notes),
+    )
+    write_model(root, target, result.to_json(), (size[0] or 96, size[1] or 96))
     return result
 
 

@@ -33,10 +33,14 @@ def from_unit_range(images: Any, low: float, high: float) -> Any:
 
 
 def to_luminance(images: Any) -> Any:
-    """[batch, H, W, 3] RGB to [batch, H, W, 1] luminance with the BT.601 weights (``--grayscale``)."""
+    """[batch, H, W, 3] RGB to [batch, H, W, 1] luminance with the BT.601 weights (``--grayscale``).
+
+    A 1x1 convolution rather than a per-channel multiply and a sum: the input-range check folds element-wise
+    ops from the image on, and per-channel weights of 0.114 would read as a transform made for neither
+    [0, 1] nor [0, 255]; a convolution is where that walk stops, as at a network's first layer."""
     tf = tensorflow()
-    weights = tf.constant(LUMA_WEIGHTS, dtype=images.dtype)
-    return tf.reduce_sum(images * weights, axis=-1, keepdims=True)
+    weights = tf.reshape(tf.constant(LUMA_WEIGHTS, dtype=images.dtype), [1, 1, 3, 1])
+    return tf.nn.conv2d(images, weights, strides=1, padding="VALID")
 
 
 def softmax_logits(probabilities: Any) -> Any:

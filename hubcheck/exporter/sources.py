@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ class Source:
     ``call(images, training)`` returns the source's raw outputs (a tensor, a dict, a list); ``training`` is
     ``None`` for a source without a training mode. ``input_shape`` is ``(H, W, C)`` with ``None`` for a size
     the source leaves open. ``keep`` is an object the written model must track so that resources the call
-    captures (variables, tables) are saved with it.
+    captures (variables, tables) are saved with it. ``keras_model`` is the live Keras model of a Keras source
+    (whose layers :mod:`.rewrites` may adjust while the call is traced).
     """
 
     kind: str
@@ -51,6 +53,7 @@ class Source:
     keep: Any = None
     notes: list[str] = field(default_factory=list)
     output_dtype: str | None = None  # the dtype of the picked output, learnt when the call is traced
+    keras_model: Any = None
 
     @property
     def fine_tunable(self) -> bool:
@@ -67,14 +70,26 @@ def load_source(model: Any, *, signature: str | None = None, allow_unsafe_ops: b
         if path.is_dir() and not allow_unsafe_ops:
             _refuse_unsafe(path)
         return _load_path(path, signature)
-    module = type(model).__module__
+    flavour = keras_flavour(model)
     if signature is not None:
         raise ExportError("--signature applies to serving-only SavedModels, not to a live model")
-    if module.startswith("keras"):
+    if flavour == "keras3":
         return keras3_source(model, "keras3-model")
-    if module.startswith("tf_keras"):
+    if flavour == "tf-keras":
         return tf_keras_source(model, "tf-keras-model")
     raise ExportError(f"cannot export a {type(model).__name__}: give a Keras 3 or tf-keras model, or a path")
+
+
+def keras_flavour(model: Any) -> str | None:
+    """"keras3" or "tf-keras" for an object whose class is, or derives from, a class of that Keras (a
+    subclassed model is defined in the user's own module); ``None`` for anything else."""
+    for cls in type(model).__mro__:
+        package = cls.__module__.split(".")[0]
+        if package == "keras":
+            return "keras3"
+        if package == "tf_keras":
+            return "tf-keras"
+    return None
 
 
 def _load_path(path: Path, signature: str | None) -> Source:
@@ -141,17 +156,42 @@ def _load_keras3(path: Path) -> Any:
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # a stranger's file: any failure is "cannot load", said plainly
-        raise ExportError(f"{path}: Keras 3 cannot load it: {_one_line(exc)}") from None
+        raise ExportError(f"{path}: Keras 3 cannot load it: {_custom_class_hint(exc) or _one_line(exc)}") from None
+
+
+def _custom_class_hint(error: BaseException) -> str | None:
+    """What to do when the file names a class only its author's code defines (a subclassed model, a custom
+    layer); Keras's own message goes on to print the whole config."""
+    match = re.search(r"Could not locate (?:class|function) '([^']+)'|Unknown [a-z ]+: '?(\w+)'?", str(error))
+    if match is None:
+        return None
+    return (f"it needs {match.group(1) or match.group(2)!r}, a custom class or function that is not imported here (a subclassed "
+            "model or a custom layer). Export the live model from Python, where that code is imported: "
+            "hubcheck.export(model, OUT, ...)")
 
 
 def _load_tf_keras(path: Path) -> Any:
     tensorflow()
     import tf_keras
 
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+
     try:
-        return tf_keras.models.load_model(path, compile=False, safe_mode=True)
+        # load_model's safe_mode covers the .keras format only: an HDF5 file or a SavedModel would rebuild a
+        # Lambda layer's marshalled Python code and run it here, unless the scope says safe mode.
+        with SafeModeScope(True):
+            return tf_keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        raise ExportError(f"{path}: tf-keras cannot load it: {_one_line(exc)}") from None
+        hint = _custom_class_hint(exc) or _lambda_hint(exc)
+        raise ExportError(f"{path}: tf-keras cannot load it: {hint or _one_line(exc)}") from None
+
+
+def _lambda_hint(error: BaseException) -> str | None:
+    if "Lambda layer with a Python `lambda`" not in str(error):
+        return None
+    return ("it has a Lambda layer holding Python code, which export never runs from a file. If you trust the "
+            "file, load it yourself (tf_keras.models.load_model(path, safe_mode=False)) and export the live "
+            "model from Python: hubcheck.export(model, OUT, ...)")
 
 
 def _one_line(error: BaseException) -> str:
@@ -163,11 +203,29 @@ def _keras_input(model: Any) -> tuple[tuple[int | None, int | None, int | None],
     """The single image input of a Keras model: its (H, W, C) and dtype."""
     inputs = getattr(model, "inputs", None)
     if not inputs:
-        raise ExportError("the model has no defined inputs (a subclassed model never called?); build it on "
-                          "an Input first")
+        return _called_input(model), tensorflow().float32
     if len(inputs) != 1:
         raise ExportError(f"the model takes {len(inputs)} inputs; an image model takes one image batch")
     return _image_shape(tuple(inputs[0].shape), "the model's input"), inputs[0].dtype
+
+
+def _called_input(model: Any) -> tuple[int | None, int | None, int | None]:
+    """The (None, None, C) input of a subclassed model, which has no ``inputs``: C is read from the shape of
+    the call that built it (tf-keras keeps its spec, Keras 3 its build shape). Height and width are left
+    open, since that call fixes nothing; ``--input-size`` fixes them."""
+    shapes: list[Any] = []
+    save_spec = getattr(model, "save_spec", None)
+    if callable(save_spec):  # tf-keras
+        spec = save_spec(dynamic_batch=True)
+        if spec is not None:
+            shapes = [getattr(arg, "shape", None) for arg in spec[0]]
+    else:  # Keras 3
+        shapes = list((getattr(model, "_build_shapes_dict", None) or {}).values())
+    if len(shapes) != 1 or shapes[0] is None:
+        raise ExportError("the model has no defined inputs (a subclassed model never called?); call it once on "
+                          "an image batch, or build it on an Input, first")
+    _, _, channels = _image_shape(tuple(shapes[0]), "the input the model was built for")
+    return None, None, channels
 
 
 def _image_shape(shape: Sequence[Any], what: str) -> tuple[int | None, int | None, int | None]:
@@ -228,6 +286,7 @@ def _keras_model_source(model: Any, kind: str, *, variables: list[Any], trainabl
         regularization_losses=losses,
         keep=keep,
         notes=notes,
+        keras_model=model,
     )
 
 
@@ -262,17 +321,39 @@ def _callable_source(loaded: Any, traces: list[Any]) -> Source:
         raise ExportError("the root's __call__ was traced for an image tensor of unknown rank")
     spec = min(known, key=lambda spec: sum(d is not None for d in spec.shape.as_list()))  # the most general trace
     has_training = training_values == {True, False}
+    variables, trainable, notes = _listed_state(loaded, traces)
     return Source(
         kind="tf2-saved-model",
         call=(lambda x, training: loaded(x, training=training)) if has_training else (lambda x, _: loaded(x)),
         has_training=has_training,
         input_shape=_image_shape(spec.shape.as_list(), "the root's __call__ input"),
         input_dtype=spec.dtype,
-        variables=list(getattr(loaded, "variables", [])),
-        trainable_variables=list(getattr(loaded, "trainable_variables", [])),
+        variables=variables,
+        trainable_variables=trainable,
         regularization_losses=list(getattr(loaded, "regularization_losses", [])),
         keep=loaded,
+        notes=notes,
     )
+
+
+def _listed_state(loaded: Any, traces: list[Any]) -> tuple[list[Any], list[Any], list[str]]:
+    """The variables and trainable variables of a TF2 SavedModel root, and a note when they were not listed.
+
+    A root that follows the Reusable SavedModel API lists them (``variables``, and ``trainable_variables``
+    when fine-tunable: a root with ``variables`` and no ``trainable_variables`` is published not
+    fine-tunable, and stays so). A plain ``tf.Module`` saved as it is lists neither, since its properties
+    are not saved; its ``__call__`` still captures its variables, each restored with its own ``trainable``
+    flag, so those are its state.
+    """
+    listed = getattr(loaded, "variables", None)
+    if listed is not None:
+        return list(listed), list(getattr(loaded, "trainable_variables", None) or []), []
+    captured = list({variable.ref(): variable for trace in traces for variable in trace.variables}.values())
+    trainable = [variable for variable in captured if variable.trainable]
+    if not captured:
+        return [], [], []
+    return captured, trainable, [f"the root lists no variables: the export lists the {len(captured)} its __call__ "
+                                 f"uses, {len(trainable)} of them trainable (as each was saved)"]
 
 
 def _signature_source(loaded: Any, signature: str | None) -> Source:

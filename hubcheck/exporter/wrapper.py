@@ -84,7 +84,13 @@ def build_root(source: Source, options: Adapters) -> Any:
 
     height, width = traced_size(source, options.input_size)
     spec = tf.TensorSpec([None, height, width, 3], tf.float32, name="images")
-    root = _traced_root(forward, spec, source.has_training)
+    # A fine-tunable export takes training= (a consumer's fine-tuning passes it) even when the source has no
+    # training mode: then both values compute the same.
+    takes_training = source.has_training or source.fine_tunable
+    if takes_training and not source.has_training:
+        source.notes.append("the source has no training mode: the export's training=True computes what "
+                            "training=False does")
+    root = _traced_root(forward, spec, takes_training)
     root.variables = list(source.variables)
     if source.fine_tunable:
         try:
