@@ -108,8 +108,8 @@ def _keras_file_problem(path: Path) -> str:
     return (
         f"{path.name} is a Keras model file, not a SavedModel directory; "
         "a Reusable SavedModel is a directory with saved_model.pb and variables/. "
-        "Load it with tf_keras.models.load_model() and save it with "
-        "tf.saved_model.save(model, 'export_dir')."
+        f"`hubcheck export {path.name} OUT` writes one from it (Keras 3 or tf-keras; "
+        "tf.saved_model.save of a Keras 3 model gives no __call__) and checks it (docs/export.md)."
     )
 
 

@@ -110,7 +110,8 @@ class InputRangeCheck(Check):
 
     Fix: make the published ``__call__`` take [0, 1] images: drop the /255
     rescaling, or multiply the images by 255 at the start of ``__call__`` if the
-    network was trained on [0, 255].
+    network was trained on [0, 255]; ``hubcheck export MODEL OUT --input-range 0,255``
+    writes that wrapper.
 
     Limits: the graph shows only the rescaling it contains. A network trained on
     raw 0-255 pixels with no rescaling in the graph passes ("no rescaling"), as

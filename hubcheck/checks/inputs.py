@@ -50,6 +50,8 @@ class InputLayoutCheck(Check):
     Fix: trace ``__call__`` with ``tf.TensorSpec([None, height, width, 3], tf.float32)``
     (``None`` for any height/width the model accepts) and transpose or convert
     to RGB inside the model if the network needs something else.
+    ``hubcheck export MODEL OUT --grayscale`` puts an RGB-to-luminance step in
+    front of a one-channel model.
     """
 
     id = "input-layout"

@@ -11,7 +11,8 @@ WRAP_HINT = (
     "Give the exported object a __call__: e.g. class Wrapper(tf.Module) with "
     "@tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)]) "
     "def __call__(self, images): ..., plus variables/trainable_variables attributes, "
-    "and export it with tf.saved_model.save()."
+    "and export it with tf.saved_model.save(); `hubcheck export MODEL OUT` writes such a wrapper around "
+    "a serving signature and checks it (docs/export.md)."
 )
 
 
@@ -25,7 +26,9 @@ class LoadCheck(Check):
     is a TF1-style SavedModel with signatures and no TF2 object graph.
 
     Fix: export with TF2's tf.saved_model.save(obj, export_dir) and publish the
-    whole directory (saved_model.pb and variables/).
+    whole directory (saved_model.pb and variables/). ``hubcheck export SOURCE OUT``
+    does it for a Keras ``.keras``/``.h5`` file or a signature-only SavedModel
+    and checks the result (docs/export.md).
     """
 
     id = "load"
@@ -59,7 +62,8 @@ class LoadCheck(Check):
             return Finding.warned(
                 f"Loads, but it is a TF1-style SavedModel exported by {exporter}{tags}: it has "
                 "signatures only and no TF2 object graph, so there is no __call__, variables or "
-                "fine-tuning. Re-export it from TF2 with tf.saved_model.save().",
+                "fine-tuning. Re-export it from TF2 with tf.saved_model.save(), or wrap its serving signature "
+                "with `hubcheck export MODEL OUT` (not fine-tunable).",
                 **facts,
             )
         # No timing in the message: the same model checked twice gives the same report (timings in details).
@@ -76,6 +80,7 @@ class CallableCheck(Check):
     Fix: save an object whose ``__call__`` is a tf.function traced for float32
     [batch, height, width, 3] images (a tf-keras model saved with
     tf.saved_model.save, or a tf.Module wrapper around the serving function).
+    ``hubcheck export MODEL OUT [--signature NAME]`` writes that wrapper.
     """
 
     id = "callable"

@@ -48,7 +48,8 @@ class OutputSingleTensorCheck(Check):
     a multi-output Keras model, or a detection backbone returning feature maps).
 
     Fix: make ``__call__`` return the single ``[batch, N]`` feature or logits
-    tensor; keep other outputs for a separate signature.
+    tensor; keep other outputs for a separate signature. ``hubcheck export MODEL
+    OUT --output NAME`` (or ``INDEX``) wraps the model to return one of them.
     """
 
     id = "output-single-tensor"
@@ -76,7 +77,8 @@ class OutputDtypeCheck(Check):
     integer class id, ...).
 
     Fix: cast the output with ``tf.cast(outputs, tf.float32)`` at the end of
-    ``__call__`` (mixed-precision models included).
+    ``__call__`` (mixed-precision models included); ``hubcheck export MODEL OUT``
+    adds the cast.
     """
 
     id = "output-dtype"
@@ -245,7 +247,9 @@ class LogitsCheck(Check):
     feature vectors.
 
     Fix: drop the final softmax/sigmoid activation from the exported model;
-    consumers apply it themselves (e.g. ``tf.nn.softmax(logits)``).
+    consumers apply it themselves (e.g. ``tf.nn.softmax(logits)``). Where
+    retraining is not an option, ``hubcheck export MODEL OUT --logits softmax``
+    (or ``sigmoid``) returns the logits that give back the same probabilities.
     """
 
     id = "logits"
