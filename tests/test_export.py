@@ -134,11 +134,15 @@ def _reference(name: str, images: np.ndarray) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in EXPORT_SOURCES if source_spec(n).fine_tunable])
 def test_output_equals_the_sources_after_the_adapters(name: str, exported: Callable[[str], ExportResult]) -> None:
-    result = exported(name)
+    images, written = _written_output(exported(name))
+    np.testing.assert_allclose(written, _reference(name, images), rtol=1e-4, atol=1e-5)
+
+
+def _written_output(result: ExportResult) -> tuple[np.ndarray, np.ndarray]:
+    """Probe images at the export's size (40x40 where it takes any) and the written model's output on them."""
     height, width = (size or 40 for size in result.input_shape[1:3])
     images = make_batch(4, height, width)
-    written = _tf().saved_model.load(str(result.path))(images).numpy()
-    np.testing.assert_allclose(written, _reference(name, images), rtol=1e-4, atol=1e-5)
+    return images, _tf().saved_model.load(str(result.path))(images).numpy()
 
 
 @pytest.mark.slow
@@ -176,10 +180,7 @@ def _saved_model_reference(name: str, images: np.ndarray) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CATALOG_SOURCES))
 def test_saved_model_sources_compute_what_they_did(name: str, exported: Callable[[str], ExportResult]) -> None:
-    result = exported(name)
-    height, width = (size or 40 for size in result.input_shape[1:3])
-    images = make_batch(4, height, width)
-    written = _tf().saved_model.load(str(result.path))(images).numpy()
+    images, written = _written_output(exported(name))
     np.testing.assert_allclose(written, _saved_model_reference(name, images), rtol=1e-5, atol=1e-6)
 
 
