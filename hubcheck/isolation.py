@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -176,6 +176,8 @@ class ChildProcess(Protocol):
 
 _live_children: set[ChildProcess] = set()
 _live_lock = threading.RLock()  # re-entered by a signal handler in the main thread
+_stops = 0
+"""How many times :func:`stop_all_children` was called: a run it stopped is not checked again."""
 
 
 def stop_all_children() -> int:
@@ -185,7 +187,9 @@ def stop_all_children() -> int:
     the main thread calls this, and each worker's run then ends at once with a partial report.
     Safe to call from a signal handler in the main thread.
     """
+    global _stops
     with _live_lock:
+        _stops += 1
         children = list(_live_children)
     alive = [child for child in children if child.returncode is None]
     for child in alive:
@@ -292,6 +296,40 @@ class _Lines:
         self.problem, self.closed, self.buffer = problem, True, b""
 
 
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
+"""Signals by which a process dies of its own fault (not hubcheck's SIGKILL after a timeout, above the
+memory cap or on Ctrl-C, nor the kernel's OOM killer): a crash inside TensorFlow or the model."""
+
+ONEDNN_SWITCH = "TF_ENABLE_ONEDNN_OPTS"
+"""TensorFlow's switch for its oneDNN CPU kernels: on unless it says 0 or false."""
+
+
+def onednn_enabled(environment: Mapping[str, str]) -> bool:
+    """Whether a TensorFlow started with ``environment`` uses its oneDNN CPU kernels (its default)."""
+    return environment.get(ONEDNN_SWITCH, "").strip().lower() not in ("0", "false")
+
+
+@dataclass
+class _Attempt:
+    """How one checking child ended: its ``report`` when it sent one, else what it finished, what it was
+    running, why it stopped and, when it died by a signal of :data:`CRASH_SIGNALS`, that signal's name."""
+
+    sandbox: dict[str, str]
+    report: Report | None = None
+    finished: dict[str, CheckResult] = field(default_factory=dict)
+    running: str | None = None
+    stop_reason: str | None = None
+    crash: str | None = None
+
+    def where(self) -> str:
+        """Where the run was when it stopped, in words."""
+        if self.running is not None:
+            return f"while running {self.running}"
+        if self.finished:
+            return f"after {list(self.finished)[-1]}"
+        return "at start-up"
+
+
 def run_isolated(
     path: Path,
     options: RunOptions,
@@ -308,9 +346,12 @@ def run_isolated(
     one of them, which has imported TensorFlow already (:mod:`hubcheck.workers`); it is confined,
     bounded and watched the same way either way. Explicit ``checks`` reach the child by module and
     name (:class:`CheckSpec`), imported there with this process's import path; one the child cannot
-    import is an ``error`` result of its own."""
-    import pickle
+    import is an ``error`` result of its own.
 
+    A child that crashes (:data:`CRASH_SIGNALS`) while TensorFlow's oneDNN CPU kernels are on, which
+    corrupt memory on some shapes, is followed by one more child started from scratch with them off
+    (``TF_ENABLE_ONEDNN_OPTS=0``), within what is left of the time limit: its report is the report, and
+    ``environment.tensorflow_retry`` says why."""
     limits = Limits() if limits is None else limits
     started = time.perf_counter()
     known = available_checks() if checks is None else tuple(checks)
@@ -318,55 +359,100 @@ def run_isolated(
     options.validate_ids({c.id for c in known} | {c.id for c in available_checks()})
     catalog = [c for c in known if options.wants(c.id)]
     specs = None if checks is None else [CheckSpec.of(c) for c in catalog]
+    request = (os.path.abspath(path), options, specs, source_problem,
+               [] if specs is None else [p for p in sys.path if p])
+    stops_before = _stops
+    first = _attempt(request, limits, started, progress, workers)
+    if (first.crash is None or not onednn_enabled(os.environ) or _stops != stops_before
+            or (limits.timeout_s is not None and time.perf_counter() - started >= limits.timeout_s)):
+        return _report_of(first, path, catalog, options, started)
+    record = (f"the first run was killed by {first.crash} {first.where()}; TensorFlow's oneDNN CPU kernels "
+              f"have known crashes, so the model was checked again in a new process with {ONEDNN_SWITCH}=0")
+    reported = set(first.finished)
+
+    def progress_once(check_id: str, result: CheckResult | None) -> None:
+        if progress is not None and check_id not in reported:  # the first run announced these already
+            progress(check_id, result)
+
+    retry = _attempt(request, limits, started, progress_once, None, {ONEDNN_SWITCH: "0"})
+    if retry.crash is not None:
+        retry.stop_reason = (f"the checking process was killed by {retry.crash} with {ONEDNN_SWITCH}=0 as well "
+                             f"(the first run, with oneDNN on, was killed by {first.crash} {first.where()}): "
+                             "a crash inside TensorFlow or the model")
+    report = _report_of(retry, path, catalog, options, started)
+    return replace(report, environment={**report.environment, "tensorflow_retry": record},
+                   duration_s=time.perf_counter() - started)
+
+
+def _report_of(attempt: _Attempt, path: Path, catalog: Sequence[type[Check]], options: RunOptions,
+               started: float) -> Report:
+    """The child's report, or the partial report of what it finished before it stopped."""
+    if attempt.report is not None:
+        return _with_sandbox(attempt.report, path, attempt.sandbox)
+    # The parent never imports TensorFlow, so it tells the format from the file names only.
+    source = classify_files(path)
+    model_format = source.format.value if source is not None else ModelFormat.TF2_SAVED_MODEL.value
+    report = partial_report(str(path), model_format, catalog, attempt.finished, attempt.running,
+                            attempt.stop_reason, duration_s=time.perf_counter() - started, strict=options.strict)
+    return _with_sandbox(report, path, attempt.sandbox)
+
+
+def _attempt(request: tuple[object, ...], limits: Limits, started: float, progress: ProgressCallback | None,
+             workers: WorkerPool | None, environment: Mapping[str, str] | None = None) -> _Attempt:
+    """One checking child, given ``request`` (pickled), watched until it reports or stops; ``limits``
+    count from ``started``. ``environment`` is set in a child started from scratch."""
+    import pickle
+
+    private_memory = data_limit(limits.max_memory_bytes) or 0
     workdir = private_directory()
-    sandbox: dict[str, str] = {
+    attempt = _Attempt(sandbox={
         "working_directory": "private temporary directory, also HOME and TMPDIR, removed afterwards",
         "environment": "allowlist (locale, PATH, Python, TensorFlow and thread settings)",
         "memory_cap": describe_memory_cap(limits.max_memory_bytes),
-    }
-    finished: dict[str, CheckResult] = {}
-    running: str | None = None
-    stop_reason: str | None = None
+    })
     process: ChildProcess | None = None
     read_fd, write_fd = os.pipe()
     try:
         with ExitStack() as borrowed:  # a worker is lent until its child has been reaped
             try:
-                process, request = _start_child(borrowed, workers, workdir, write_fd,
-                                                data_limit(limits.max_memory_bytes) or 0)
+                process, request_pipe = _start_child(borrowed, workers, workdir, write_fd, private_memory,
+                                                     environment)
                 with _live_lock:
                     _live_children.add(process)
                 os.close(write_fd)
                 write_fd = -1
                 try:
-                    with request:
-                        request.write(pickle.dumps((os.path.abspath(path), options, specs, source_problem,
-                                                    [] if specs is None else [p for p in sys.path if p])))
+                    with request_pipe:
+                        request_pipe.write(pickle.dumps(request))
                 except BrokenPipeError:  # it died at once (its parent check failed, or it was killed)
                     pass
                 messages = _Lines(read_fd)
-                while stop_reason is None:
+                while attempt.stop_reason is None:
                     for kind, payload in messages.read(POLL_S):
                         if kind == "report":
                             try:
                                 process.wait(30)
                             except subprocess.TimeoutExpired:
                                 pass  # finished but will not exit: killed below, the report stands
-                            return _with_sandbox(Report.from_json(payload), path, sandbox)
+                            attempt.report = Report.from_json(payload)
+                            return attempt
                         if kind == "sandbox":
-                            sandbox.update({str(k): str(v) for k, v in dict(payload).items()})
+                            attempt.sandbox.update({str(k): str(v) for k, v in dict(payload).items()})
                         elif kind == "start":
-                            running = payload
+                            attempt.running = payload
                             if progress:
                                 progress(payload, None)
                         elif kind == "done":
                             result = CheckResult.from_json(payload)
-                            finished[result.id], running = result, None
+                            attempt.finished[result.id], attempt.running = result, None
                             if progress:
                                 progress(result.id, result)
-                    stop_reason = _limit_reached(process, limits, started)
-                    if stop_reason is None and messages.closed:
-                        stop_reason = messages.problem or _exit_reason(process)
+                    attempt.stop_reason = _limit_reached(process, limits, started)
+                    if attempt.stop_reason is None and messages.closed:
+                        if messages.problem is not None:
+                            attempt.stop_reason = messages.problem
+                        else:
+                            attempt.stop_reason, attempt.crash = _exit_reason(process)
             finally:
                 if process is not None:
                     if process.poll() is None:
@@ -378,18 +464,14 @@ def run_isolated(
         if write_fd >= 0:
             os.close(write_fd)
         remove_directory(workdir)
-    # The parent never imports TensorFlow, so it tells the format from the file names only.
-    source = classify_files(path)
-    model_format = source.format.value if source is not None else ModelFormat.TF2_SAVED_MODEL.value
-    report = partial_report(str(path), model_format, catalog, finished, running, stop_reason,
-                            duration_s=time.perf_counter() - started, strict=options.strict)
-    return _with_sandbox(report, path, sandbox)
+    return attempt
 
 
 def _start_child(borrowed: ExitStack, workers: WorkerPool | None, workdir: str, channel_fd: int,
-                 private_memory: int) -> tuple[ChildProcess, IO[bytes]]:
+                 private_memory: int, environment: Mapping[str, str] | None = None) -> tuple[ChildProcess, IO[bytes]]:
     """A checking child writing to ``channel_fd``, and where to write its request. Forked by a worker of
-    ``workers`` (borrowed until ``borrowed`` closes) when there is one that works, else started from scratch."""
+    ``workers`` (borrowed until ``borrowed`` closes) when there is one that works, else started from scratch,
+    with ``environment`` added to the allowlisted one."""
     if workers is not None:
         from hubcheck.workers import WorkerDied
 
@@ -411,7 +493,7 @@ def _start_child(borrowed: ExitStack, workers: WorkerPool | None, workdir: str, 
         stderr=None if debug_logs else subprocess.DEVNULL,
         pass_fds=(channel_fd,),
         cwd=workdir,
-        env=child_environment(workdir),
+        env={**child_environment(workdir), **(environment or {})},
         start_new_session=True,  # so the parent can kill the child and anything the model spawned
     )
     assert process.stdin is not None
@@ -437,24 +519,24 @@ def _limit_reached(process: ChildProcess, limits: Limits, started: float) -> str
     return None
 
 
-def _exit_reason(process: ChildProcess) -> str:
+def _exit_reason(process: ChildProcess) -> tuple[str, str | None]:
+    """Why the child ended, and the name of the signal when it died of a crash (:data:`CRASH_SIGNALS`)."""
     try:
         code = process.wait(5)
     except subprocess.TimeoutExpired:
-        return "the checking process closed its channel but did not exit"
+        return "the checking process closed its channel but did not exit", None
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return f"the checking process was killed by {name} (a crash inside TensorFlow or the model)"
-    return f"the checking process exited unexpectedly with code {code}"
-
-
+        crash = name if -code in CRASH_SIGNALS else None
+        return f"the checking process was killed by {name} (a crash inside TensorFlow or the model)", crash
+    return f"the checking process exited unexpectedly with code {code}", None
 
 
 __all__ = [
-    "DEFAULT_TIMEOUT_S", "MEMORY_SHARE", "CheckSpec", "Limits", "Stopped", "child_environment", "child_main",
-    "children_die_with_us", "default_memory_cap", "enter_sandbox", "machine_memory_bytes", "parse_memory_cap",
-    "parse_size", "run_isolated", "stop_all_children",
+    "CRASH_SIGNALS", "DEFAULT_TIMEOUT_S", "MEMORY_SHARE", "ONEDNN_SWITCH", "CheckSpec", "Limits", "Stopped",
+    "child_environment", "child_main", "children_die_with_us", "default_memory_cap", "enter_sandbox",
+    "machine_memory_bytes", "onednn_enabled", "parse_memory_cap", "parse_size", "run_isolated", "stop_all_children",
 ]

@@ -95,7 +95,10 @@ class MarkdownReporter:
         facts.append(f"hubcheck {cell(report.hubcheck_version)}")
         if report.environment.get("tensorflow"):
             facts.append(f"TensorFlow {cell(str(report.environment['tensorflow']))}")
-        lines += [" · ".join(facts), "", "| check | status | message |", "| --- | --- | --- |"]
+        lines += [" · ".join(facts), ""]
+        if report.environment.get("tensorflow_retry"):
+            lines += [f"Retried: {cell(str(report.environment['tensorflow_retry']))}", ""]
+        lines += ["| check | status | message |", "| --- | --- | --- |"]
         for result in report.checks:
             status = f"{ICONS[result.status]} {result.status.value}"
             lines.append(f"| {code(result.id)} | {status} | {cell(result.message)} |")

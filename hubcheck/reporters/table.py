@@ -57,6 +57,8 @@ class TableReporter:
         if model.get("input_sizes"):
             sizes = ", ".join(f"{h}x{w}" for h, w in model["input_sizes"])
             facts.add_row("sizes", Text(f"{sizes}: {model.get('input_sizes_source', '')}"))
+        if report.environment.get("tensorflow_retry"):
+            facts.add_row("retried", Text(str(report.environment["tensorflow_retry"])))
         console.print(facts)
         table = Table(expand=True)
         table.add_column("check", no_wrap=True)
