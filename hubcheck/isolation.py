@@ -380,8 +380,22 @@ def run_isolated(
                              f"(the first run, with oneDNN on, was killed by {first.crash} {first.where()}): "
                              "a crash inside TensorFlow or the model")
     report = _report_of(retry, path, catalog, options, started)
+    if retry.crash is None and first.running is not None:
+        report = replace(report, checks=[_crashed_with_onednn(result, first.crash) if result.id == first.running
+                                         else result for result in report.checks])
     return replace(report, environment={**report.environment, "tensorflow_retry": record},
                    duration_s=time.perf_counter() - started)
+
+
+def _crashed_with_onednn(result: CheckResult, crash: str) -> CheckResult:
+    """A check that passed only with oneDNN off warns: the model is right, but its consumers' TensorFlow,
+    with its default CPU kernels, crashes where the first run did."""
+    if result.status is not Status.PASS:
+        return result
+    return replace(result, status=Status.WARN, message=(
+        f"{result.message}. With TensorFlow's default oneDNN CPU kernels the checking process was killed by "
+        f"{crash} here; it passes with {ONEDNN_SWITCH}=0. Consumers on CPU meet the same crash (a TensorFlow "
+        f"bug) unless they set {ONEDNN_SWITCH}=0"))
 
 
 def _report_of(attempt: _Attempt, path: Path, catalog: Sequence[type[Check]], options: RunOptions,

@@ -129,8 +129,11 @@ def test_a_crash_with_onednn_on_is_checked_again_with_it_off(tmp_path: Path, mon
     report = run_isolated(tmp_path, RunOptions(), Limits(timeout_s=120), progress=progress,
                           checks=[Before, CrashesWithOneDNN, After])
     assert [(r.id, r.status) for r in report.checks] == [
-        ("before-crash", Status.PASS), ("crashes-with-onednn", Status.PASS), ("after-crash", Status.PASS)]
+        ("before-crash", Status.PASS), ("crashes-with-onednn", Status.WARN), ("after-crash", Status.PASS)]
     assert report.result("after-crash").message == "oneDNN off"  # the retry's report is the report
+    # The model is right, but consumers with TensorFlow's default kernels meet the crash: a warning.
+    assert report.result("crashes-with-onednn").message.startswith("oneDNN off. With TensorFlow's default oneDNN")
+    assert "killed by SIGABRT here; it passes with TF_ENABLE_ONEDNN_OPTS=0" in report.result("crashes-with-onednn").message
     assert report.environment[RETRY] == (
         "the first run was killed by SIGABRT while running crashes-with-onednn; TensorFlow's oneDNN CPU kernels "
         "have known crashes, so the model was checked again in a new process with TF_ENABLE_ONEDNN_OPTS=0")
@@ -210,7 +213,8 @@ def test_a_catalog_run_retries_the_crashing_model_from_scratch_and_leaves_the_ot
     finally:
         pool.close()
     for name in names:
-        assert [r.status for r in reports[name].checks] == [Status.PASS] * 3, (name, reports[name].checks)
+        expected = [Status.PASS, Status.WARN if name == "crashes" else Status.PASS, Status.PASS]
+        assert [r.status for r in reports[name].checks] == expected, (name, reports[name].checks)
     assert "while running crashes-with-onednn" in reports["crashes"].environment[RETRY]
     assert reports["crashes"].result("after-crash").message == "oneDNN off"
     for name in ("fine-1", "fine-2", "fine-3"):
@@ -276,3 +280,5 @@ def test_a_model_that_hits_the_onednn_bug_passes_after_the_retry(tmp_path: Path)
     assert "while running training-argument" in report.environment[RETRY]
     assert not any(r.status is Status.ERROR for r in report.checks), [(r.id, r.message) for r in report.checks]
     assert report.result("gradient-flow").status is Status.PASS
+    assert report.result("training-argument").status is Status.WARN  # where consumers' TensorFlow crashes
+    assert not report.failed
