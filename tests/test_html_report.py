@@ -28,7 +28,7 @@ from hubcheck.catalog import load_reports
 from hubcheck.cli import main
 from hubcheck.registry import explain, get_check
 from hubcheck.reporters import REPORTERS, build_reporter
-from hubcheck.reporters.html import CONTENT_SECURITY_POLICY, HtmlReporter, _digest
+from hubcheck.reporters.html import CONTENT_SECURITY_POLICY, HtmlReporter, _digest, _shared_folder
 from hubcheck.reporters.html_assets import SCRIPT, STYLE
 from hubcheck.results import CONSEQUENCE_OF, CheckResult, JSONValue, Report, Status
 
@@ -169,6 +169,25 @@ def test_every_model_and_check_has_a_cell_and_a_row(catalog: list[Report]) -> No
     assert [(cell["data-check"], cell["data-status"]) for cell in cells] == expected
     roots = [(cell["data-check"]) for cell in cells if cell.get("data-root")]
     assert roots == [check_id for document in golden().values() for check_id in document["root_causes"]]
+
+
+@pytest.mark.parametrize(("names", "folder", "short"), [
+    (["/m/realworld/anomaly_tf1_signature/", "/m/realworld/anomaly_tf1_train_tag/"], "/m/realworld/",
+     ["anomaly_tf1_signature/", "anomaly_tf1_train_tag/"]),
+    (["models/a", "models/ab"], "models/", ["a", "ab"]),
+    (["models/", "models/a"], "", ["models/", "models/a"]),  # one would be left with no name
+    (["a", "b"], "", ["a", "b"]),
+    (["only/one"], "", ["only/one"]),
+])
+def test_the_grid_names_models_under_the_folder_they_share(names: list[str], folder: str, short: list[str]) -> None:
+    assert _shared_folder(names) == (folder, short)
+
+
+def test_grid_rows_show_the_name_under_the_shared_folder_and_keep_the_whole_path(catalog: list[Report]) -> None:
+    page = HtmlReporter().render(catalog)
+    assert '<p class="folder">Models under <code>models/</code></p>' in page
+    assert ('<th scope="row" title="models/feature_vector"><a href="#m' in page
+            and '">feature_vector</a></th>' in page)
 
 
 def test_hostile_strings_are_text_not_markup() -> None:

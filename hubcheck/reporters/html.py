@@ -18,6 +18,7 @@ import base64
 import hashlib
 import html
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
@@ -102,6 +103,7 @@ class _Page:
                 columns.setdefault(result.id, result.title)
         self.columns = columns
         self.column_number = {check_id: number for number, check_id in enumerate(columns)}
+        self.folder, self.short_names = _shared_folder([_name(report) for report in reports])
 
     def render(self) -> str:
         failed = sum(report.failed for report in self.reports)
@@ -236,7 +238,8 @@ class _Page:
             head.append(f'<th class="col" scope="col" data-check="{escape(check_id)}" title="{escape(f"{check_id}: {title}")}">'
                         f'<a href="#{escape(state)}">{escape(check_id)}</a></th>')
         head.append('<th class="finding" scope="col" hidden>finding</th>')  # shown when one check is picked
-        lines = ['<div class="grid-wrap">', '<table id="grid">', f"<thead><tr>{''.join(head)}</tr></thead>", "<tbody>"]
+        lines = [f'<p class="folder">Models under <code>{escape(self.folder)}</code></p>'] if self.folder else []
+        lines += ['<div class="grid-wrap">', '<table id="grid">', f"<thead><tr>{''.join(head)}</tr></thead>", "<tbody>"]
         for number, report in enumerate(self.reports):
             lines.append(self._grid_row(number, report))
         lines += ["</tbody>", "</table>",
@@ -267,7 +270,7 @@ class _Page:
                 f'<span class="sr"> {status}{escape(", " + note) if note else ""}</span></a></td>'
             )
         return (f'<tr id="row-m{number}" data-model="m{number}" data-verdict="{verdict}" data-name="{escape(name)}">'
-                f'<th scope="row" title="{escape(name)}"><a href="#m{number}">{escape(name)}</a></th>'
+                f'<th scope="row" title="{escape(name)}"><a href="#m{number}">{escape(self.short_names[number])}</a></th>'
                 f'<td class="verdict v-{verdict}">{SYMBOLS[report.status]} {verdict.upper()}</td>'
                 f'{"".join(cells)}<td class="finding" hidden></td></tr>')
 
@@ -389,6 +392,19 @@ class _Page:
 
 def _name(report: Report) -> str:
     return str(report.model.get("path", "?"))
+
+
+def _shared_folder(names: Sequence[str]) -> tuple[str, list[str]]:
+    """The folder all of several model paths share, and each path under it: the grid's model column is
+    narrow, and cut at its end, names that differ only after a long shared folder look the same."""
+    if len(names) < 2:
+        return "", list(names)
+    folder = os.path.commonprefix(list(names))
+    folder = folder[: folder.rfind("/") + 1]
+    short = [name[len(folder):] for name in names]
+    if not folder or not all(short):
+        return "", list(names)
+    return folder, short
 
 
 def _shards(reports: Sequence[Report]) -> str | None:

@@ -65,6 +65,7 @@ h3 { font-size: .95rem; margin: 1rem 0 .35rem; }
 #shown { color: var(--muted); margin-left: auto; }
 
 /* the grid */
+.folder { margin: .25rem 0 .4rem; color: var(--muted); font-size: 13px; }
 .grid-wrap { overflow: auto; max-height: 78vh; border: 1px solid var(--line); border-radius: 8px; }
 #grid { border-collapse: separate; border-spacing: 0; }
 #grid th, #grid td { padding: 0; border-bottom: 1px solid #eef1f4; }
