@@ -67,7 +67,6 @@ class CheckArgs:
     format: str = "table"
     output: Path | None = None
     reports: tuple[str, ...] = ()
-    allow_partial: bool = False
     tolerances: tuple[str, ...] = ()
     config: Path | None = None
     no_config: bool = False

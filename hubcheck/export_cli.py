@@ -33,6 +33,7 @@ from hubcheck.cli import (
     check_command,
     execute,
 )
+from hubcheck.exporter import LOGITS_CHOICES
 from hubcheck.runners import Runner, RunnerFactory
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def _export_params() -> list[click.Parameter]:
         click.Option(["--grayscale"], is_flag=True,
                      help="The source takes one channel: convert RGB to BT.601 luminance in front."),
         click.Option(["--output"], metavar="NAME|INDEX", help="Pick one output of a dict, list or tuple."),
-        click.Option(["--logits"], type=click.Choice(["softmax", "sigmoid"]),
+        click.Option(["--logits"], type=click.Choice(LOGITS_CHOICES),
                      help="The source returns probabilities of this activation: return logits instead."),
         click.Option(["--signature"], metavar="NAME",
                      help="The signature of a serving-only SavedModel to call.  [default: serving_default]"),

@@ -4,6 +4,7 @@ source is, computing what the source computes (after its adapters); refusals wri
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -292,7 +293,29 @@ def test_unknown_source_kinds_are_refused(tmp_path: Path) -> None:
     text.write_text("not a model")
     assert "unknown kind of source" in _refused([str(text)], tmp_path / "out")
     assert "no such file" in _refused([str(tmp_path / "missing")], tmp_path / "out")
-    assert "not a SavedModel folder" in _refused([str(tmp_path)], tmp_path / "out")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert "not a SavedModel folder" in _refused([str(folder)], tmp_path / "out")
+
+
+@pytest.mark.parametrize("inside", ["assets", "variables/exported"])
+def test_an_out_inside_the_source_is_refused_and_the_source_kept(tmp_path: Path, inside: str,
+                                                                  model_path: Callable[[str], Path]) -> None:
+    """An empty ``assets/`` of the source passed as a new folder and was replaced by the export."""
+    source = tmp_path / "source"
+    shutil.copytree(model_path("feature_vector"), source)
+    (source / "assets").mkdir(exist_ok=True)
+    before = sorted(str(p.relative_to(source)) for p in source.rglob("*"))
+    assert "overlaps the source" in _refused([str(source)], source / inside)
+    assert sorted(str(p.relative_to(source)) for p in source.rglob("*")) == before
+
+
+def test_a_graph_the_gate_cannot_scan_is_not_loaded(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"\x0a\xff\xff\xff\xff\x0f not a proto")
+    assert "Wire format was corrupt" in _refused([str(broken)], tmp_path / "out")  # said before any load
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_bad_checking_option_stops_the_export_before_it_writes(tmp_path: Path,

@@ -138,11 +138,13 @@ def export_model(model: Any, out: str | os.PathLike[str], options: ExportOptions
     """
     from hubcheck.exporter.rewrites import pointwise_strides_as_slices
     from hubcheck.exporter.sources import load_source
-    from hubcheck.exporter.writer import check_target
+    from hubcheck.exporter.writer import check_apart, check_target
     from hubcheck.tfimport import native_logs_silenced
 
     target = Path(out).expanduser()
     check_target(target)  # before any loading: an export into a used folder never starts
+    if isinstance(model, (str, os.PathLike)):
+        check_apart(Path(model).expanduser(), target)
     with native_logs_silenced():
         source = load_source(model, signature=options.signature, allow_unsafe_ops=options.allow_unsafe_ops)
         with pointwise_strides_as_slices(source.keras_model) as rewritten:

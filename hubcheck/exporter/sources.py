@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hubcheck.exporter.errors import ExportError
+from hubcheck.results import one_line
 from hubcheck.tfimport import tensorflow
 
 SERVING_ONLY_KINDS = frozenset({"keras3-export", "tf1-signatures", "signatures"})
@@ -121,9 +122,10 @@ def _refuse_unsafe(path: Path) -> None:
 
     try:
         scan = scan_path(path)
-    except Exception as exc:  # an unreadable graph: loading it below says so in its own words
-        del exc
-        return
+    except Exception as exc:  # a graph the gate cannot read is not loaded here: when in doubt, refuse
+        raise ExportError(f"{path}: its graph could not be scanned for ops that reach outside the process "
+                          f"({one_line(exc)}); `hubcheck SOURCE` says why, and --allow-unsafe-ops exports it "
+                          "unscanned if you trust it") from None
     if scan is not None and scan.unsafe:
         raise ExportError(f"{path}: its graph holds ops that may reach outside the process ({scan.summary(3)}); "
                           "export would load and call it here. Read `hubcheck SOURCE`'s unsafe-ops finding, then "

@@ -195,9 +195,12 @@ def output_width(root: Any, size: tuple[int | None, int | None]) -> int:
         images = tf.zeros([2, height, width, 3], tf.float32)
         try:
             output = root.__call__(images)
-        except Exception as exc:
-            raise ExportError(f"the source fails on a {height}x{width} image: {type(exc).__name__}; if it needs "
-                              "one size, give it with --input-size HxW") from None
+        except (tf.errors.InvalidArgumentError, ValueError) as exc:  # what a size the source cannot take raises
+            hint = "" if size[0] and size[1] else "; if it needs one size, give it with --input-size HxW"
+            raise ExportError(f"the source fails on a {height}x{width} image: {type(exc).__name__}: "
+                              f"{_first_line(exc)[:200]}{hint}") from None
+        except tf.errors.ResourceExhaustedError:
+            raise ExportError(f"the source ran out of memory on a batch of two {height}x{width} images") from None
         shape = output.shape.as_list()
         if len(shape) != 2 or shape[0] != 2:
             raise ExportError(f"the output has shape {shape} for a batch of 2 {height}x{width} images: the "

@@ -33,9 +33,18 @@ def check_target(out: Path) -> None:
         raise ExportError(f"{out} is not empty; give a new or empty folder (export never overwrites files)")
     parent = out.absolute().parent
     if not parent.is_dir():
-        raise ExportError(f"{out}: folder {parent} does not exist")
+        reason = "is not a folder" if parent.exists() or parent.is_symlink() else "does not exist"
+        raise ExportError(f"{out}: {parent} {reason}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ExportError(f"{out}: folder {parent} is not writable")
+
+
+def check_apart(source: Path, out: Path) -> None:
+    """Refuse an OUT that is the source, lies inside it (an empty ``assets/`` would pass as a new folder and
+    be replaced) or holds it: the export must never write into the model it reads."""
+    source_path, out_path = source.resolve(), out.resolve()
+    if source_path == out_path or source_path in out_path.parents or out_path in source_path.parents:
+        raise ExportError(f"{out} overlaps the source {source}; give a folder outside the source model")
 
 
 def write_model(root: Any, out: Path, record: Mapping[str, Any], probe_size: tuple[int, int]) -> None:
