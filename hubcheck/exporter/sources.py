@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubcheck.exporter.errors import ExportError
-from hubcheck.results import one_line
+from hubcheck.exporter.errors import ExportError, first_line
 from hubcheck.tfimport import tensorflow
 
 SERVING_ONLY_KINDS = frozenset({"keras3-export", "tf1-signatures", "signatures"})
@@ -124,7 +123,7 @@ def _refuse_unsafe(path: Path) -> None:
         scan = scan_path(path)
     except Exception as exc:  # a graph the gate cannot read is not loaded here: when in doubt, refuse
         raise ExportError(f"{path}: its graph could not be scanned for ops that reach outside the process "
-                          f"({one_line(exc)}); `hubcheck SOURCE` says why, and --allow-unsafe-ops exports it "
+                          f"({first_line(exc)}); `hubcheck SOURCE` says why, and --allow-unsafe-ops exports it "
                           "unscanned if you trust it") from None
     if scan is not None and scan.unsafe:
         raise ExportError(f"{path}: its graph holds ops that may reach outside the process ({scan.summary(3)}); "
@@ -158,7 +157,7 @@ def _load_keras3(path: Path) -> Any:
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # a stranger's file: any failure is "cannot load", said plainly
-        raise ExportError(f"{path}: Keras 3 cannot load it: {_custom_class_hint(exc) or _one_line(exc)}") from None
+        raise ExportError(f"{path}: Keras 3 cannot load it: {_custom_class_hint(exc) or first_line(exc)}") from None
 
 
 def _custom_class_hint(error: BaseException) -> str | None:
@@ -185,7 +184,7 @@ def _load_tf_keras(path: Path) -> Any:
             return tf_keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         hint = _custom_class_hint(exc) or _lambda_hint(exc)
-        raise ExportError(f"{path}: tf-keras cannot load it: {hint or _one_line(exc)}") from None
+        raise ExportError(f"{path}: tf-keras cannot load it: {hint or first_line(exc)}") from None
 
 
 def _lambda_hint(error: BaseException) -> str | None:
@@ -194,11 +193,6 @@ def _lambda_hint(error: BaseException) -> str | None:
     return ("it has a Lambda layer holding Python code, which export never runs from a file. If you trust the "
             "file, load it yourself (tf_keras.models.load_model(path, safe_mode=False)) and export the live "
             "model from Python: hubcheck.export(model, OUT, ...)")
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 def _keras_input(model: Any) -> tuple[tuple[int | None, int | None, int | None], Any]:
@@ -297,7 +291,7 @@ def saved_model_source(path: Path, signature: str | None) -> Source:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as exc:
-        raise ExportError(f"{path}: TensorFlow cannot load it: {_one_line(exc)}") from None
+        raise ExportError(f"{path}: TensorFlow cannot load it: {first_line(exc)}") from None
     call = getattr(loaded, "__call__", None)
     traces = list(getattr(call, "concrete_functions", None) or [])
     if traces and signature is None:

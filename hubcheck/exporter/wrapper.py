@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubcheck.exporter import adapters
-from hubcheck.exporter.errors import ExportError
+from hubcheck.exporter.errors import ExportError, first_line
 from hubcheck.exporter.sources import Source
 from hubcheck.tfimport import tensorflow
 
@@ -98,7 +98,7 @@ def build_root(source: Source, options: Adapters) -> Any:
         except LookupError as exc:  # an op of the training mode has no gradient (random augmentation, say)
             op = re.search(r"op type: (\w+)", str(exc))
             source.notes.append("the source's training mode cannot be differentiated ("
-                                + (f"{op.group(1)} has no gradient" if op else _first_line(exc)[:120])
+                                + (f"{op.group(1)} has no gradient" if op else first_line(exc)[:160])
                                 + "); the export runs it in inference mode for "
                                 "training=True too, so fine-tuning keeps batch-norm statistics and skips dropout")
             root = _traced_root(lambda images, training: forward(images, False), spec, True)
@@ -138,11 +138,6 @@ def _traced_root(forward: Any, spec: Any, has_training: bool) -> Any:
     return root
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def reached_variables(call: Any, spec: Any, variables: list[Any]) -> list[Any]:
     """The ``variables`` the training-mode output has a gradient path to, found by tracing (never running:
     a training-mode call would update batch-norm statistics)."""
@@ -172,7 +167,7 @@ def _trace(function: Any, spec: Any, *args: Any) -> None:
         raise
     except Exception as exc:
         raise ExportError(f"the source cannot be called on a {_describe(spec)} image batch: "
-                          f"{type(exc).__name__}: {_first_line(exc)}") from None
+                          f"{first_line(exc)}") from None
 
 
 def _describe(spec: Any) -> str:
@@ -197,8 +192,7 @@ def output_width(root: Any, size: tuple[int | None, int | None]) -> int:
             output = root.__call__(images)
         except (tf.errors.InvalidArgumentError, ValueError) as exc:  # what a size the source cannot take raises
             hint = "" if size[0] and size[1] else "; if it needs one size, give it with --input-size HxW"
-            raise ExportError(f"the source fails on a {height}x{width} image: {type(exc).__name__}: "
-                              f"{_first_line(exc)[:200]}{hint}") from None
+            raise ExportError(f"the source fails on a {height}x{width} image: {first_line(exc)[:240]}{hint}") from None
         except tf.errors.ResourceExhaustedError:
             raise ExportError(f"the source ran out of memory on a batch of two {height}x{width} images") from None
         shape = output.shape.as_list()

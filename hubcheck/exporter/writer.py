@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hubcheck.exitcodes import Crash
-from hubcheck.exporter.errors import ExportError
+from hubcheck.exporter.errors import ExportError, first_line
 from hubcheck.tfimport import tensorflow
 
 SIDECAR = "hubcheck-export.json"
@@ -79,9 +79,8 @@ def verify_written(root: Any, saved: Path, size: tuple[int, int]) -> None:
     try:
         written = tf.saved_model.load(str(saved))(images).numpy()
     except Exception as exc:
-        first = str(exc).strip().splitlines()
         raise ExportError("the written model does not load and run back, so it was not kept: "
-                          f"{type(exc).__name__}: {first[0] if first else ''} (state of the source that "
+                          f"{first_line(exc)} (state of the source that "
                           "tf.saved_model.save cannot write, such as TF1 reference variables)") from None
     expected = root.__call__(images).numpy()
     if not np.allclose(written, expected, rtol=1e-5, atol=1e-5, equal_nan=True):
