@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,24 @@ def refusal_problems(report: Report, built: Built, secret: Secret) -> list[str]:
     if secret.text in document(report):
         problems.append("the secret file's line is in the report")
     return problems
+
+
+@contextmanager
+def emptied(built: Built) -> Iterator[Built]:
+    """``built`` with an empty drop directory, emptied again afterwards: what a payload wrote in one test
+    must not count in the next."""
+    built.clear()
+    try:
+        yield built
+    finally:
+        built.clear()
+
+
+def assert_payload_fired(report: Report, built: Built, secret: Secret, *, by_marker: bool, name: str) -> None:
+    """The payload of ``built`` fired in the run that gave ``report``: it wrote into its drop directory
+    (``by_marker``) or put the secret file's line into the report."""
+    statuses = {result.id: f"{result.status}: {result.message[:200]}" for result in report.checks}
+    if by_marker:
+        assert built.fired(), f"{name}: nothing written into {built.drop}; {statuses}"
+    else:
+        assert secret.text in document(report), f"{name}: the secret is not in the report; {statuses}"

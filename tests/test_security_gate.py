@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from red_team import Built, Secret, document, make_secret, model_builder, refusal_problems
+from red_team import (
+    Built,
+    Secret,
+    assert_payload_fired,
+    document,
+    emptied,
+    make_secret,
+    model_builder,
+    refusal_problems,
+)
 
 import hubcheck
 from fixtures.hostile import (
@@ -70,14 +79,9 @@ def hostile(workspace: Path, secret: Secret) -> Callable[[str], Built]:
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_refused_under_default_options(hostile: Callable[[str], Built], secret: Secret, name: str) -> None:
     """Default options: unsafe-ops fails, the model is not loaded, nothing is written, no secret is shown."""
-    built = hostile(name)
-    built.clear()
-    try:
-        report = hubcheck.check(built.path)
-        problems = refusal_problems(report, built, secret)
+    with emptied(hostile(name)) as built:
+        problems = refusal_problems(hubcheck.check(built.path), built, secret)
         assert not problems, f"{name} ({HOSTILE[name].route}): " + "; ".join(problems)
-    finally:
-        built.clear()
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -87,34 +91,22 @@ def test_payload_fires_when_allowed(hostile: Callable[[str], Built], secret: Sec
     gradient or in a regularization loss, as ``fires_in`` selects); ``Proof.SECRET`` models put the secret
     file's line into an error message that the report carries."""
     model = HOSTILE[name]
-    built = hostile(name)
-    built.clear()
-    try:
+    with emptied(hostile(name)) as built:
         report = hubcheck.check(built.path, allow_unsafe_ops=True, select=model.fires_in)
-        statuses = {result.id: f"{result.status}: {result.message[:200]}" for result in report.checks}
-        if model.proof is Proof.MARKER:
-            assert built.fired(), f"{name}: nothing written into {built.drop}; {statuses}"
-        else:
-            assert secret.text in document(report), f"{name}: the secret is not in the report; {statuses}"
-    finally:
-        built.clear()
+        assert_payload_fired(report, built, secret, by_marker=model.proof is Proof.MARKER, name=name)
 
 
 @pytest.mark.slow  # a child process
 @pytest.mark.parametrize("name", ["family_file_write", "api_implements_swap"])
 def test_refused_in_an_isolated_run_too(hostile: Callable[[str], Built], secret: Secret, name: str) -> None:
     """``isolate=True`` (a child process, as the CLI runs by default) refuses the same way."""
-    built = hostile(name)
-    built.clear()
-    try:
+    with emptied(hostile(name)) as built:
         report = hubcheck.check(built.path, isolate=True, timeout_s=300)
         unsafe, load = report.result("unsafe-ops"), report.result("load")
         assert unsafe.status is Status.FAIL, unsafe.message
         assert load.status is Status.SKIP and load.details.get("blocked_by") == "unsafe-ops", load.message
         assert not built.fired()
         assert secret.text not in document(report)
-    finally:
-        built.clear()
 
 
 def test_the_secret_stays_outside_the_models(hostile: Callable[[str], Built], secret: Secret) -> None:

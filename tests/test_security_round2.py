@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from red_team import Built, Secret, document, make_secret, model_builder, refusal_problems
+from red_team import (
+    Built,
+    Secret,
+    assert_payload_fired,
+    document,
+    emptied,
+    make_secret,
+    model_builder,
+    refusal_problems,
+)
 from click.testing import CliRunner
 
 import hubcheck
@@ -82,15 +91,10 @@ def hostile(workspace: Path, secret: Secret) -> Callable[[str], Built]:
 def test_refused_under_default_options(hostile: Callable[[str], Built], secret: Secret, name: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Default options: unsafe-ops fails, the model is not loaded, nothing is written, no secret is shown."""
-    built = hostile(name)
-    built.clear()
-    monkeypatch.chdir(built.drop)  # disk_fill's relative prefix would land here
-    try:
-        report = hubcheck.check(built.path)
-        problems = refusal_problems(report, built, secret)
+    with emptied(hostile(name)) as built:
+        monkeypatch.chdir(built.drop)  # disk_fill's relative prefix would land here
+        problems = refusal_problems(hubcheck.check(built.path), built, secret)
         assert not problems, f"{name} ({ROUND2[name].route}): " + "; ".join(problems)
-    finally:
-        built.clear()
 
 
 @pytest.mark.parametrize("name", sorted(ROUND2))
@@ -102,21 +106,13 @@ def test_payload_fires_when_allowed(hostile: Callable[[str], Built], secret: Sec
     an error message the report carries (the two TF1 routes at load, assets_dir_symlink on a call). disk_fill
     writes ``names x MiB`` (a few MiB) into the working directory, here the drop directory."""
     route = ROUND2[name]
-    built = hostile(name)
-    built.clear()
-    monkeypatch.chdir(built.drop)
-    try:
+    with emptied(hostile(name)) as built:
+        monkeypatch.chdir(built.drop)
         report = hubcheck.check(built.path, allow_unsafe_ops=True, select=route.fires_in)
-        statuses = {result.id: f"{result.status}: {result.message[:200]}" for result in report.checks}
-        if route.proof is Proof.MARKER:
-            assert built.fired(), f"{name}: nothing written into {built.drop}; {statuses}"
-        else:
-            assert secret.text in document(report), f"{name}: the secret is not in the report; {statuses}"
+        assert_payload_fired(report, built, secret, by_marker=route.proof is Proof.MARKER, name=name)
         if name == "disk_fill":
             data = sum(item.stat().st_size for item in built.drop.glob(f"{DISK_FILL_PREFIX}.data-*"))
             assert data >= DISK_FILL_NAMES * DISK_FILL_MIB << 20, (built.fired(), data)
-    finally:
-        built.clear()
 
 
 @pytest.mark.parametrize("name", TF1_ROUTES)
@@ -128,9 +124,7 @@ def test_tf1_routes_fire_in_plain_tensorflow(hostile: Callable[[str], Built], se
 
     tf = _tf()
     route = ROUND2[name]
-    built = hostile(name)
-    built.clear()
-    try:
+    with emptied(hostile(name)) as built:
         if route.proof is Proof.MARKER:
             tf.saved_model.load(str(built.path), tags=list(route.tf1_tags))
             assert built.fired(), f"{name}: plain TensorFlow wrote nothing into {built.drop}"
@@ -138,8 +132,6 @@ def test_tf1_routes_fire_in_plain_tensorflow(hostile: Callable[[str], Built], se
             with pytest.raises(Exception) as error:
                 tf.saved_model.load(str(built.path), tags=list(route.tf1_tags))
             assert secret.text in str(error.value), f"{name}: {str(error.value)[:500]}"
-    finally:
-        built.clear()
 
 
 @pytest.mark.slow  # runs a child process
