@@ -328,7 +328,7 @@ def main() -> None:
     """Conformance checks for TF2 image models published as Reusable SavedModels."""
 
 
-def _runners(ctx: click.Context) -> RunnerFactory:
+def runners_from(ctx: click.Context) -> RunnerFactory:
     """The runner factory a caller put in click's context object (a test's fake), else the real one."""
     factory = ctx.find_root().obj
     return factory if callable(factory) else default_runner
@@ -399,7 +399,7 @@ def _runners(ctx: click.Context) -> RunnerFactory:
 @click.pass_context
 def check_command(ctx: click.Context, /, **params: Any) -> list[Report]:
     """Check each MODEL (a SavedModel directory, a .tar.gz of one, a URL or a hub handle) against the image API."""
-    return execute(CheckArgs(**params), _runners(ctx))
+    return execute(CheckArgs(**params), runners_from(ctx))
 
 
 def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Report]:

@@ -25,13 +25,13 @@ import click
 
 from hubcheck.cli import (
     CheckArgs,
-    _runners,
     build_config,
     build_limits,
     build_outputs,
     build_settings,
     check_command,
     execute,
+    runners_from,
 )
 from hubcheck.exporter import LOGITS_CHOICES
 from hubcheck.runners import Runner, RunnerFactory
@@ -165,7 +165,7 @@ def _export(ctx: click.Context, /, *, source: str, out: Path, input_range: str |
     options = build_export_options(args, bool(params.get("allow_unsafe_ops")))
     check = build_check_args(args, params)
     result = run_export(args, options)
-    return execute(check, facts_runners(_runners(ctx), result.to_json()))
+    return execute(check, facts_runners(runners_from(ctx), result.to_json()))
 
 
 export_command = click.Command(
