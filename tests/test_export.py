@@ -22,6 +22,7 @@ from hubcheck.cli import main
 from hubcheck.exporter import ExportError, ExportOptions, ExportResult
 from hubcheck.exporter.writer import SIDECAR
 from hubcheck.images import make_batch
+from hubcheck.results import Status
 
 ALL_SOURCES = [*EXPORT_SOURCES, *CATALOG_SOURCES]
 FINE_TUNING_CHECKS = ("trainable-variables", "gradient-flow", "keras-layer")
@@ -368,3 +369,10 @@ def test_an_empty_out_folder_is_used_and_nothing_is_left_beside_it(tmp_path: Pat
     result = hubcheck.export(model_path("feature_vector"), out, run_checks=False)
     assert result.path == out and (out / "saved_model.pb").is_file() and (out / SIDECAR).is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the staging folder is gone
+
+
+def test_checking_a_one_channel_source_names_the_export_that_fixes_it() -> None:
+    report = hubcheck.check(export_source("one_channel"), select=["input-layout"])
+    layout = report.result("input-layout")
+    assert layout.status is Status.FAIL
+    assert "has 1 channel(s)" in layout.message and "`hubcheck export MODEL OUT --grayscale`" in layout.message

@@ -78,7 +78,11 @@ class InputLayoutCheck(Check):
         if good:
             return Finding.passed(f"Image input {good[0].describe()}", traced_inputs=traced)
         listed = "; ".join(f"{image.describe()} {problem}" for image, problem in problems)
-        return Finding.failed(f"{listed}. Trace __call__ for [batch, height, width, 3].", traced_inputs=traced)
+        one_channel = any(len(image.shape or ()) == 4 and (image.shape or ())[3] == 1 for image in unique)
+        export = (" For a one-channel model, `hubcheck export MODEL OUT --grayscale` puts an RGB-to-luminance "
+                  "step in front." if one_channel else "")
+        return Finding.failed(f"{listed}. Trace __call__ for [batch, height, width, 3].{export}",
+                              traced_inputs=traced)
 
 
 def _layout_problem(image: TensorInfo) -> str | None:

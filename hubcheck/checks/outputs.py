@@ -64,7 +64,9 @@ class OutputSingleTensorCheck(Check):
         if not call.is_tensor:
             return Finding.failed(
                 f"obj(images) returned {call.structure}; the API returns one [batch, N] tensor. Return the "
-                "feature (or logits) tensor from __call__ and keep other outputs for a separate signature.",
+                "feature (or logits) tensor from __call__ and keep other outputs for a separate signature; "
+                "where that output is one [batch, N] tensor, `hubcheck export MODEL OUT --output NAME|INDEX` "
+                "writes such a __call__.",
                 returned=call.structure,
             )
         return Finding.passed(f"Returns a {call.dtype} tensor of shape {list(call.shape or ())}")
@@ -274,13 +276,14 @@ class LogitsCheck(Check):
         if looks_like_probabilities(output, ctx.options.tolerances.probability_sum):
             return Finding.failed(
                 "Every output row is non-negative and sums to 1: these are softmax probabilities. "
-                "Remove the final softmax so the model returns logits.",
+                "Remove the final softmax so the model returns logits (or wrap it: `hubcheck export MODEL OUT "
+                "--logits softmax`).",
                 **details,
             )
         if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
             return Finding.failed(
                 "All outputs lie in [0, 1], like sigmoid probabilities. Remove the final activation "
-                "so the model returns logits.",
+                "so the model returns logits (or wrap it: `hubcheck export MODEL OUT --logits sigmoid`).",
                 **details,
             )
         return Finding.passed("Outputs are unnormalised scores (logits)", **details)
