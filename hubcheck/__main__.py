@@ -1,3 +1,3 @@
-from hubcheck.cli import main
+from hubcheck.launch import main
 
 main()

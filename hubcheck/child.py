@@ -1,8 +1,9 @@
-"""The checking child's entry point: ``python -m hubcheck.child CHANNEL_FD PARENT_PID DATA_LIMIT``.
+"""The checking child's entry point: ``python -m hubcheck.child CHANNEL_FD PARENT_PID``.
 
 Its first steps use the standard library only (:mod:`hubcheck.sandbox`): die with the parent,
-enter the sandbox. Only then does it import the rest of hubcheck (and, through the checks,
-numpy and TensorFlow) and run the checks it is sent.
+enter the sandbox. Then it imports TensorFlow, before its request arrives: a child started early
+(:mod:`hubcheck.prestart`) imports it while hubcheck's own start-up goes on. The request brings the
+options and the memory limit; the rest of hubcheck (and, through the checks, numpy) comes with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from hubcheck.sandbox import die_with_parent, enter_sandbox
 
 def main(argv: list[str]) -> None:
     die_with_parent(int(argv[1]))
-    applied = enter_sandbox(os.getcwd(), int(argv[2]) or None)
+    applied = enter_sandbox(os.getcwd())  # the memory limit comes with the request
+    from hubcheck.tfimport import tensorflow
+
+    tensorflow()  # what every run imports first; its import-time logs go to this child's stderr
     from hubcheck.isolation import child_main
 
     child_main(int(argv[0]), applied)

@@ -441,6 +441,10 @@ def execute(args: CheckArgs, runners: RunnerFactory = default_runner) -> list[Re
     jobs = [Job(model, dataclasses.replace(build_run_options(settings, configuration, _config_key(model)),
                                            debug=args.debug, **_entry_doc(entry)))
             for entry, model in zip(entries, resolved) if not isinstance(model, str)]
+    if limits is None or len(jobs) != 1:
+        from hubcheck import prestart
+
+        prestart.discard()  # a child started early for one isolated model: not this run's
     checked = iter(_check(jobs, runner, workers))
     results = [
         unavailable_report(entry.target, build_run_options(settings, configuration), model)

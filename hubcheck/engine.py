@@ -36,7 +36,7 @@ class Engine:
     def plan(self) -> ProbePlan:
         session = self.session
         traced = [TracedInput(trace.image, trace.training) for trace in session.traces]
-        return ProbePlan(traced, self.options, session.has_training_argument)
+        return ProbePlan(traced, self.options, session.has_training_argument, session.default_call_is_inference)
 
     @property
     def wants_gradients(self) -> bool:

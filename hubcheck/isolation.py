@@ -119,7 +119,11 @@ def child_main(channel_fd: int, sandbox: Mapping[str, str], requests: BinaryIO |
     import pickle
 
     request = (sys.stdin.buffer if requests is None else requests).read()
-    path, options, specs, source_problem, parent_path = pickle.loads(request)
+    path, options, specs, source_problem, parent_path, data_limit = pickle.loads(request)
+    if data_limit and "data_limit" not in sandbox:  # a child forked by a worker has it already
+        from hubcheck.sandbox import limit_data
+
+        sandbox = {**sandbox, **limit_data(data_limit)}
     from hubcheck.runner import run_checks
     from hubcheck.tfimport import native_logs_silenced
 
@@ -315,6 +319,7 @@ class _Attempt:
     running, why it stopped and, when it died by a signal of :data:`CRASH_SIGNALS`, that signal's name."""
 
     sandbox: dict[str, str]
+    started: float  # time.perf_counter() when its child was started (earlier than the run for a child started early)
     report: Report | None = None
     finished: dict[str, CheckResult] = field(default_factory=dict)
     running: str | None = None
@@ -400,9 +405,12 @@ def _crashed_with_onednn(result: CheckResult, crash: str) -> CheckResult:
 
 def _report_of(attempt: _Attempt, path: Path, catalog: Sequence[type[Check]], options: RunOptions,
                started: float) -> Report:
-    """The child's report, or the partial report of what it finished before it stopped."""
+    """The child's report, or the partial report of what it finished before it stopped; either lasted from
+    when the child was started."""
+    started = min(started, attempt.started)
     if attempt.report is not None:
-        return _with_sandbox(attempt.report, path, attempt.sandbox)
+        report = replace(attempt.report, duration_s=time.perf_counter() - started)
+        return _with_sandbox(report, path, attempt.sandbox)
     # The parent never imports TensorFlow, so it tells the format from the file names only.
     source = classify_files(path)
     model_format = source.format.value if source is not None else ModelFormat.TF2_SAVED_MODEL.value
@@ -417,38 +425,50 @@ def _attempt(request: tuple[object, ...], limits: Limits, started: float, progre
     count from ``started``. ``environment`` is set in a child started from scratch."""
     import pickle
 
+    from hubcheck import prestart
+
     private_memory = data_limit(limits.max_memory_bytes) or 0
-    workdir = private_directory()
+    # A child the hubcheck command started before its command line was parsed is this one, unless this
+    # is a retry (another environment) or a worker forks the child.
+    early = prestart.take() if workers is None and environment is None else None
     attempt = _Attempt(sandbox={
         "working_directory": "private temporary directory, also HOME and TMPDIR, removed afterwards",
         "environment": "allowlist (locale, PATH, Python, TensorFlow and thread settings)",
         "memory_cap": describe_memory_cap(limits.max_memory_bytes),
-    })
+    }, started=min(started, early.started) if early is not None else started)
     process: ChildProcess | None = None
-    read_fd, write_fd = os.pipe()
+    if early is not None:
+        workdir, read_fd, write_fd = early.workdir, early.channel, -1
+    else:
+        workdir = private_directory()
+        read_fd, write_fd = os.pipe()
     try:
         with ExitStack() as borrowed:  # a worker is lent until its child has been reaped
             try:
-                process, request_pipe = _start_child(borrowed, workers, workdir, write_fd, private_memory,
-                                                     environment)
+                if early is not None:
+                    process, request_pipe = early.process, early.process.stdin
+                    assert request_pipe is not None
+                else:
+                    process, request_pipe = _start_child(borrowed, workers, workdir, write_fd, private_memory,
+                                                         environment)
+                    os.close(write_fd)
+                    write_fd = -1
                 with _live_lock:
                     _live_children.add(process)
-                os.close(write_fd)
-                write_fd = -1
-                try:
-                    with request_pipe:
-                        request_pipe.write(pickle.dumps(request))
-                except BrokenPipeError:  # it died at once (its parent check failed, or it was killed)
-                    pass
+                _send_request(request_pipe, pickle.dumps((*request, private_memory)))
                 messages = _Lines(read_fd)
                 while attempt.stop_reason is None:
                     for kind, payload in messages.read(POLL_S):
                         if kind == "report":
-                            try:
-                                process.wait(30)
-                            except subprocess.TimeoutExpired:
-                                pass  # finished but will not exit: killed below, the report stands
                             attempt.report = Report.from_json(payload)
+                            if isinstance(process, subprocess.Popen):
+                                _release(process)
+                                process = None  # nothing left to kill or reap below
+                            else:
+                                try:  # its worker takes the next model once it is reaped
+                                    process.wait(30)
+                                except subprocess.TimeoutExpired:
+                                    pass  # finished but will not exit: killed below, the report stands
                             return attempt
                         if kind == "sandbox":
                             attempt.sandbox.update({str(k): str(v) for k, v in dict(payload).items()})
@@ -481,6 +501,34 @@ def _attempt(request: tuple[object, ...], limits: Limits, started: float, progre
     return attempt
 
 
+def _send_request(pipe: IO[bytes], request: bytes) -> None:
+    """Write the pickled request and close the pipe, from a thread of its own: the child reads it only
+    after importing TensorFlow, and a request longer than the pipe's buffer must not keep the parent
+    from watching the child's time and memory meanwhile."""
+
+    def write() -> None:
+        try:
+            with pipe:
+                pipe.write(request)
+        except (BrokenPipeError, ValueError):  # it died (its parent check failed, or it was killed)
+            pass
+
+    if len(request) < 4096:  # fits in any pipe's buffer: the write cannot block
+        write()
+    else:
+        threading.Thread(target=write, name="hubcheck-request", daemon=True).start()
+
+
+def _release(process: subprocess.Popen[bytes]) -> None:
+    """Let go of a child started from scratch once its report has arrived: kill its group (the child
+    only exits now, and whatever the model started goes with it) and reap it in the background. Its
+    exit unmaps the model's memory (0.1 s on ResNet50), which the report need not wait for."""
+    _signal_group(process)
+    with _live_lock:
+        _live_children.discard(process)
+    threading.Thread(target=process.wait, name=f"hubcheck-reap-{process.pid}", daemon=True).start()
+
+
 def _start_child(borrowed: ExitStack, workers: WorkerPool | None, workdir: str, channel_fd: int,
                  private_memory: int, environment: Mapping[str, str] | None = None) -> tuple[ChildProcess, IO[bytes]]:
     """A checking child writing to ``channel_fd``, and where to write its request. Forked by a worker of
@@ -501,7 +549,7 @@ def _start_child(borrowed: ExitStack, workers: WorkerPool | None, workdir: str, 
             os.close(read_request)
     debug_logs = bool(os.environ.get("HUBCHECK_TF_LOGS"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "hubcheck.child", str(channel_fd), str(os.getpid()), str(private_memory)],
+        [sys.executable, "-m", "hubcheck.child", str(channel_fd), str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=None if debug_logs else subprocess.DEVNULL,

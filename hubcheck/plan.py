@@ -36,10 +36,14 @@ class TracedInput:
 class ProbePlan:
     """Input sizes (and why), batch sizes and the key of the training call whose gradients are taken."""
 
-    def __init__(self, traces: Sequence[TracedInput], options: RunOptions, has_training_argument: bool) -> None:
+    def __init__(self, traces: Sequence[TracedInput], options: RunOptions, has_training_argument: bool,
+                 default_call_is_inference: bool = False) -> None:
         self.traces = tuple(traces)
         self.options = options
         self.has_training_argument = has_training_argument
+        # The saved signature's default is training=False: obj(images) binds it, so the call with
+        # training=False is the default call, keyed (and made) once.
+        self.default_call_is_inference = default_call_is_inference
 
     @cached_property
     def traced_sizes(self) -> list[InputSize]:
@@ -158,18 +162,24 @@ class ProbePlan:
         """
         return min(self.input_sizes, key=lambda size: size[0] * size[1])
 
+    @property
+    def second_size(self) -> InputSize:
+        """The size of the small-batch inference call: the second input size, or the first when there is one."""
+        return self.input_sizes[1] if len(self.input_sizes) > 1 else self.primary_size
+
     def batch_probes(self) -> list[tuple[int, InputSize]]:
         """The (batch, size) calls of the batch-size check: 1 and 5 at the first size, 2 at the
         second size if there is one (a shape output-size-constant needs anyway), else at the first.
         With a traced batch, the traced batch at each size (the one batch the model accepts)."""
         if self.traced_batch is not None:
             return [(self.traced_batch, size) for size in self.input_sizes]
-        second = self.input_sizes[1] if len(self.input_sizes) > 1 else self.primary_size
-        return [(1, self.primary_size), (SMALL_BATCH, second), (FULL_BATCH, self.primary_size)]
+        return [(1, self.primary_size), (SMALL_BATCH, self.second_size), (FULL_BATCH, self.primary_size)]
 
     def key(self, batch: int, size: InputSize | None = None, training: bool | None = None, repeat: int = 0,
             offset: int = 0) -> ProbeKey:
         height, width = size or self.primary_size
+        if training is False and self.default_call_is_inference:
+            training = None  # the same call: see default_call_is_inference
         return ProbeKey(batch, height, width, training, repeat, offset)
 
     @property

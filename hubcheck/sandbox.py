@@ -98,13 +98,7 @@ def _limit_resources(data_limit: int | None) -> dict[str, str]:
     except (OSError, ValueError) as exc:
         applied["core_dumps"] = f"not limited: {exc}"
     if data_limit:
-        try:
-            _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-            limit = data_limit if hard == resource.RLIM_INFINITY else min(hard, data_limit)
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-            applied["data_limit"] = f"{fraction_gib(limit)} of private memory (RLIMIT_DATA)"
-        except (OSError, ValueError) as exc:
-            applied["data_limit"] = f"not set: {exc}"
+        applied.update(limit_data(data_limit))
     try:
         with open("/proc/self/oom_score_adj", "w", encoding="ascii") as adj:
             adj.write("1000")
@@ -112,6 +106,19 @@ def _limit_resources(data_limit: int | None) -> dict[str, str]:
     except OSError as exc:
         applied["oom_killer"] = f"not adjusted: {exc.strerror or exc}"
     return applied
+
+
+def limit_data(data_limit: int) -> dict[str, str]:
+    """Cap the process's private memory (RLIMIT_DATA) at ``data_limit`` bytes, or the hard limit if lower;
+    returns what applied. Works at any time, from any thread (a child started before its options were
+    known gets it with its request)."""
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = data_limit if hard == resource.RLIM_INFINITY else min(hard, data_limit)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        return {"data_limit": f"{fraction_gib(limit)} of private memory (RLIMIT_DATA)"}
+    except (OSError, ValueError) as exc:
+        return {"data_limit": f"not set: {exc}"}
 
 
 def _write_id_maps(uid: int, gid: int) -> None:

@@ -155,6 +155,33 @@ class ModelSession:
         return "training" in self.call_argument_names or any(t.training is not None for t in self.traces)
 
     @property
+    def default_call_is_inference(self) -> bool:
+        """Whether the saved ``__call__`` signature gives ``training`` the default ``False``.
+
+        TensorFlow binds a restored function's defaults before it picks the concrete function, so
+        ``obj(images)`` is then the very call ``obj(images, training=False)``: the same function on the
+        same inputs, which the probe makes once."""
+        self.loaded()
+        program = self.program
+        if program is None or self.source.load_path != "tf2":
+            return False
+        defaults = program.call_argument_defaults
+        return "training" in defaults and defaults["training"] is False
+
+    @cached_property
+    def inference_keeps_no_state(self) -> bool:
+        """Whether no inference-mode ``__call__`` trace reaches an op that may change what a later call
+        computes (:mod:`hubcheck.graph.state`): then inference calls may run at the same time."""
+        self.loaded()
+        program = self.program
+        if program is None or self.source.load_path != "tf2":
+            return False
+        from hubcheck.graph.state import state_keeping_op
+
+        functions = [trace.function for trace in self.traces if trace.training is not True]
+        return bool(functions) and state_keeping_op(program, functions) is None
+
+    @property
     def training_values_traced(self) -> list[bool]:
         return sorted({t.training for t in self.traces if t.training is not None})
 

@@ -152,10 +152,34 @@ def test_no_two_checks_pay_for_the_same_call(reports: dict[str, Report]) -> None
 @pytest.mark.slow
 def test_noise_is_reported_where_it_is_allowed_for(reports: dict[str, Report]) -> None:
     report = reports["noise-large"]
-    for check_id in ("batch-independence", "training-argument"):
-        result = report.result(check_id)
-        assert result.details["model_noise"] > 0, check_id
-        assert "deterministic judges that" in result.message
+    result = report.result("batch-independence")
+    assert result.details["model_noise"] > 0
+    assert "deterministic judges that" in result.message
+
+
+@pytest.mark.slow
+def test_a_default_of_training_false_makes_the_default_call_the_inference_call(reports: dict[str, Report]) -> None:
+    """TensorFlow binds the saved default before it dispatches: obj(images) is obj(images, training=False),
+    made once, and training-argument says why it compares nothing (even for a noisy model)."""
+    for name in ("noise-large", "fixed-batch-8"):
+        report = reports[name]
+        assert not any("training=False" in str(call["input"]) for call in report.model["calls"]), name
+        result = report.result("training-argument")
+        assert result.details["training_default"] is False
+        assert "saved signature's default" in result.message and "model_noise" not in result.details
+
+
+def test_the_plan_keys_training_false_as_the_default_call_only_when_that_is_the_saved_default() -> None:
+    from hubcheck.plan import ProbePlan, TracedInput
+    from hubcheck.probe import ProbeKey
+    from hubcheck.tensors import TensorInfo
+
+    traces = [TracedInput(TensorInfo("float32", (None, None, None, 3)), value) for value in (True, False)]
+    declared = ProbePlan(traces, RunOptions(), True, default_call_is_inference=True)
+    assert declared.key(5, None, training=False) == declared.key(5) == ProbeKey(5, 224, 224)
+    assert declared.key(2, (160, 192), training=True).training is True
+    undeclared = ProbePlan(traces, RunOptions(), True)
+    assert undeclared.key(5, None, training=False) == ProbeKey(5, 224, 224, training=False)
 
 
 @pytest.mark.slow

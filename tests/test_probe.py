@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -134,3 +136,57 @@ def test_a_model_whose_graph_swaps_implementations_keeps_the_graph_optimizer() -
     probe = Probe(model, skip_graph_optimizer=False)
     probe.call(ProbeKey(2, 8, 8))
     assert model.optimizer_off == [(None, False)]
+
+
+class ThreadRecordingModel:
+    """Mean colour per image; records which thread made each call and whether the optimizer was off."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[tuple[int, ...], bool | None, int, bool]] = []
+
+    def __call__(self, images, training=None):
+        tf = tensorflow()
+        off = bool(tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False))
+        self.made.append((tuple(images.shape), training, threading.get_ident(), off))
+        return tf.reduce_mean(images, axis=[1, 2])
+
+
+def test_call_each_at_once_makes_the_new_inference_calls_in_threads() -> None:
+    model = ThreadRecordingModel()
+    probe = Probe(model, tape_training_calls=True)
+    first = probe.call(ProbeKey(1, 8, 8))
+    keys = [ProbeKey(1, 8, 8), ProbeKey(2, 8, 8), ProbeKey(5, 8, 8), ProbeKey(2, 8, 8, training=True)]
+    calls = probe.call_each(keys, at_once=True)
+    assert [call.key for call in calls] == keys
+    assert calls[0] is first  # made already: not made again
+    shapes = [made[0][0] for made in model.made]
+    assert sorted(shapes) == [1, 2, 2, 5]  # each key once
+    main = threading.get_ident()
+    by_key = {(made[0][0], made[1]): made for made in model.made}
+    assert by_key[(2, None)][2] != main and by_key[(5, None)][2] != main
+    assert by_key[(2, None)][3] and by_key[(5, None)][3]  # without the graph optimizer, as alone
+    assert by_key[(2, True)][2] == main and not by_key[(2, True)][3]  # training calls: one at a time
+    sequential = Probe(CountingModel())
+    for call in calls:
+        np.testing.assert_array_equal(call.value, sequential.call(call.key).value)
+    assert not tensorflow().config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+
+
+def test_call_each_one_at_a_time_stays_in_the_calling_thread() -> None:
+    model = ThreadRecordingModel()
+    Probe(model).call_each([ProbeKey(1, 8, 8), ProbeKey(2, 8, 8)], at_once=False)
+    assert {made[2] for made in model.made} == {threading.get_ident()}
+
+
+def test_inference_that_keeps_state_is_told_from_inference_that_only_reads(model_path) -> None:
+    from hubcheck.graph.program import Program, choose_meta_graph, parse_saved_model
+    from hubcheck.graph.state import state_keeping_op
+
+    def first_state_keeping_op(name: str) -> str | None:
+        program = Program(choose_meta_graph(parse_saved_model(model_path(name))))
+        return state_keeping_op(program, [t.function for t in program.traces if t.training is not True])
+
+    assert first_state_keeping_op("feature_vector") is None
+    assert first_state_keeping_op("keras_feature_vector") is None  # batch norm updates only in training mode
+    found = first_state_keeping_op("random_inference")
+    assert found is not None and "Random" in found, found

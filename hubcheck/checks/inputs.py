@@ -125,7 +125,7 @@ class BatchSizeCheck(Check):
             t.image and t.image.dtype == "float32" and (t.image.shape is None or t.image.shape[0] is None)
             for t in ctx.model.traces
         )
-        calls = [ctx.probe.call(batch, size) for batch, size in ctx.plan.batch_probes()]
+        calls = ctx.probe.call_each(ctx.plan.batch_probes())
         errors = {call.key.describe(): call.error for call in calls if not call.ok}
         batches = [call.key.batch for call in calls]
         details = {"calls": [call.key.describe() for call in calls], "errors": errors}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hubcheck.checks.inference import close_allowing_noise, model_noise, noise_note
@@ -47,13 +49,16 @@ class KerasLayerCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         training = False if ctx.model.has_training_argument else None
-        direct = ctx.probe.tensor(ctx.plan.full_batch, training=training)
-        images = ctx.probe.images(ctx.probe.call(ctx.plan.full_batch, training=training).key)
+        # Compared on the small-batch inference call the probe made already (its function instantiation
+        # exists): hub.KerasLayer adds nothing that depends on the images, and this batch is the cheapest.
+        batch, size = ctx.plan.small_batch, ctx.plan.second_size
+        direct = ctx.probe.tensor(batch, size, training=training)
+        images = ctx.probe.images(ctx.probe.call(batch, size, training=training).key)
         # The training step updates the shared variables; later checks must see the published weights.
         with preserved_variables(ctx.model.root):
-            return self._run_layer(ctx, direct, images)
+            return self._run_layer(ctx, direct, images, size)
 
-    def _run_layer(self, ctx: CheckContext, direct: np.ndarray, images: np.ndarray) -> Finding:
+    def _run_layer(self, ctx: CheckContext, direct: np.ndarray, images: np.ndarray, size: tuple[int, int]) -> Finding:
         import numpy as np
 
         from hubcheck.tfimport import graph_optimizer_off, tensorflow
@@ -65,7 +70,7 @@ class KerasLayerCheck(Check):
         stage = "wrapping the model in hub.KerasLayer"
         try:
             layer = hub.KerasLayer(ctx.model.root, trainable=fine_tunable)
-            model = _keras_model(ctx, layer, ctx.plan.primary_size)
+            model = _keras_model(ctx, layer, size)
             stage = "predicting with the tf-keras model"
             # Eager calls go through the same KerasLayer code as model.predict/fit (weights, losses,
             # the training flag) without retracing the whole network into a new graph, which costs
@@ -86,7 +91,7 @@ class KerasLayerCheck(Check):
                 return Finding.passed(f"hub.KerasLayer output equals the direct call (not fine-tunable){noise_note(noise)}")
             stage = "fine-tuning one step with trainable=True"
             reshape = _reshape_for_head(ctx, model, direct)
-            if _input_shape(ctx, ctx.plan.training_size) != _input_shape(ctx, ctx.plan.primary_size):
+            if _input_shape(ctx, ctx.plan.training_size) != _input_shape(ctx, size):
                 model = _keras_model(ctx, layer, ctx.plan.training_size)  # the training probe's traced size
             _add_head(model, reshape)  # on the same model, Keras traces only the new layers, not hub.KerasLayer
             return self._fine_tune(ctx, model, layer, reshape)
@@ -175,7 +180,26 @@ def _keras_model(ctx: CheckContext, layer: Any, size: tuple[int, int]) -> Any:
     import tf_keras
 
     input_layer = tf_keras.layers.InputLayer(input_shape=_input_shape(ctx, size), batch_size=ctx.plan.traced_batch)
-    return tf_keras.Sequential([input_layer, layer])
+    with _autograph_off():
+        return tf_keras.Sequential([input_layer, layer])
+
+
+@contextmanager
+def _autograph_off() -> Iterator[None]:
+    """Build the Keras model without AutoGraph converting hub.KerasLayer's Python.
+
+    tf-keras converts a non-Keras layer's ``call`` when it first calls it symbolically. What it
+    converts is tensorflow_hub's own code, the same for every model (its one branch on a tensor is an
+    explicit ``smart_cond``, so the graph is the same either way), and the conversion costs 0.15-0.2 s
+    per process. The model's functions are graphs already and are never converted.
+    """
+    try:
+        from tensorflow.python.autograph.core import ag_ctx
+    except ImportError:  # a TensorFlow that moved it: convert, as before
+        yield
+        return
+    with ag_ctx.ControlStatusCtx(status=ag_ctx.Status.DISABLED):
+        yield
 
 
 def _add_head(model: Any, reshape: tuple[int, ...] | None) -> None:

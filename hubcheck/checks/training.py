@@ -21,7 +21,9 @@ class TrainingArgumentCheck(Check):
     Fails when one of the two Python booleans was not traced or its call
     raises, or when calling without ``training`` differs from
     ``training=False`` (for a noisy model: by more than its own noise, which
-    ``deterministic`` judges). Warns when the model is fine-tunable but takes no
+    ``deterministic`` judges). When the saved signature's default is
+    ``training=False``, calling without ``training`` is that call (TensorFlow
+    binds the default first), so it is made once. Warns when the model is fine-tunable but takes no
     ``training`` argument, so consumers cannot switch dropout or batch norm
     into training mode.
 
@@ -54,6 +56,11 @@ class TrainingArgumentCheck(Check):
         if failed:
             listed = "; ".join(f"training={value}: {error}" for value, error in failed.items())
             return Finding.failed(f"Calls with an explicit training value failed: {listed}", **details)
+        if ctx.plan.default_call_is_inference:  # one call: see ProbePlan.default_call_is_inference
+            return Finding.passed(
+                "training=True and training=False both work; the default is training=False (the saved signature's "
+                "default, so obj(images) is the training=False call)", training_default=False, **details
+            )
         default, inference = ctx.probe.tensor(batch), ctx.probe.tensor(batch, training=False)
         tol = ctx.options.tolerances
         noise = model_noise(ctx)
