@@ -23,12 +23,16 @@ if TYPE_CHECKING:
 
 __all__ = ["check", "export", "CheckResult", "Finding", "Report", "RunOptions", "Status", "Task", "Tolerances", "__version__"]
 
-try:
-    from importlib.metadata import version as _version
 
-    __version__ = _version("hubcheck")
-except Exception:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # __version__ on first use: importlib.metadata costs 20 ms that the hubcheck command's start-up
+    # (hubcheck.prestart imports this package first) need not pay.
+    if name == "__version__":
+        from hubcheck.results import hubcheck_version
+
+        return hubcheck_version()
+    raise AttributeError(f"module 'hubcheck' has no attribute {name!r}")
 
 
 def check(

@@ -235,7 +235,7 @@ class Probe:
             for variable, grad in zip(variables, grads):
                 if grad is None:
                     missed.append(variable.name)
-                elif bool(tf.reduce_any(tf.not_equal(tf.convert_to_tensor(grad), 0))):  # no host copy
+                elif np.any(tf.convert_to_tensor(grad).numpy()):  # one variable's copy at a time
                     reached.append(variable.name)
                 else:
                     zero.append(variable.name)

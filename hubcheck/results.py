@@ -16,7 +16,6 @@ import math
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -253,6 +252,8 @@ ProgressCallback = Callable[[str, CheckResult | None], None]
 
 
 def hubcheck_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 20 ms: not on every start-up's path
+
     try:
         return version("hubcheck")
     except PackageNotFoundError:
@@ -261,6 +262,8 @@ def hubcheck_version() -> str:
 
 def environment() -> dict[str, JSONValue]:
     """The versions a report was made with (the report's ``environment`` section)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     versions: dict[str, JSONValue] = {"python": platform.python_version(), "platform": platform.platform()}
     for package in ("tensorflow", "tensorflow-hub", "tf-keras", "numpy"):
         try:
