@@ -12,7 +12,9 @@ For each model, alternating in one run, several rounds of:
 The shapes of (b) are those of a ``hubcheck --format json`` run of the same model made first
 (untimed; it also warms the page cache): least_work.py reads them from that report's
 ``model.calls``. Each command's wall time and the peak resident memory of its whole process tree
-(hubcheck's parent and child together) are measured from outside by polling /proc. The script
+(hubcheck's parent and child together) are measured from outside by polling /proc (the command's
+own processes only; see TreeMemory), after hubcheck's modules were compiled to bytecode as an
+installed wheel has them (see compile_hubcheck). The script
 prints the medians and the ratios c/a and c/b and writes them as JSON. Ratios, not seconds, are
 what to compare across machines.
 
