@@ -29,9 +29,12 @@ def __getattr__(name: str) -> str:
     # __version__ on first use: importlib.metadata costs 20 ms that the hubcheck command's start-up
     # (hubcheck.prestart imports this package first) need not pay.
     if name == "__version__":
-        from hubcheck.results import hubcheck_version
+        try:
+            from hubcheck.results import hubcheck_version
 
-        return hubcheck_version()
+            return hubcheck_version()
+        except Exception:  # noqa: BLE001 - a source tree that is not installed
+            return "0+unknown"
     raise AttributeError(f"module 'hubcheck' has no attribute {name!r}")
 
 

@@ -17,9 +17,12 @@ from hubcheck.sandbox import die_with_parent, enter_sandbox
 def main(argv: list[str]) -> None:
     die_with_parent(int(argv[1]))
     applied = enter_sandbox(os.getcwd())  # the memory limit comes with the request
-    from hubcheck.tfimport import tensorflow
+    try:
+        from hubcheck.tfimport import tensorflow
 
-    tensorflow()  # what every run imports first; its import-time logs go to this child's stderr
+        tensorflow()  # what every run imports first; its import-time logs go to this child's stderr
+    except Exception:  # noqa: BLE001 - a broken installation: the run imports it again and reports why
+        pass
     from hubcheck.isolation import child_main
 
     child_main(int(argv[0]), applied)

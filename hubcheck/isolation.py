@@ -389,7 +389,7 @@ def run_isolated(
         report = replace(report, checks=[_crashed_with_onednn(result, first.crash) if result.id == first.running
                                          else result for result in report.checks])
     return replace(report, environment={**report.environment, "tensorflow_retry": record},
-                   duration_s=time.perf_counter() - started)
+                   duration_s=time.perf_counter() - min(started, first.started))
 
 
 def _crashed_with_onednn(result: CheckResult, crash: str) -> CheckResult:

@@ -29,6 +29,7 @@ from hubcheck.sandbox import child_environment, private_directory, remove_direct
 
 # Words and options after which the command is not one isolated model check.
 _SUBCOMMANDS = frozenset({"inspect", "merge", "doc", "export"})
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")  # hubcheck.sources' own
 _OTHER_RUNS = frozenset({
     "-h", "--help", "--version", "--list-checks", "--explain", "--in-process", "--catalog", "--jobs", "--shard",
 })
@@ -50,8 +51,8 @@ _early: EarlyChild | None = None
 
 def looks_like_one_model(argv: list[str], environment: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """Whether ``argv`` (without the program name) is plausibly ``hubcheck [check] MODEL [options]``
-    run isolated: one existing path, none of the options or commands that run otherwise. A wrong guess
-    costs a child that is killed unused, never a different run."""
+    run isolated: one existing model folder or archive, none of the options or commands that run
+    otherwise. A wrong guess costs a child that is killed unused, never a different run."""
     if environment.get("HUBCHECK_IN_PROCESS", "").strip().lower() in ("1", "true", "t", "yes", "y", "on"):
         return False  # what click reads as --in-process
     words = argv[1:] if argv[:1] == ["check"] else argv
@@ -59,8 +60,10 @@ def looks_like_one_model(argv: list[str], environment: dict[str, str] | os._Envi
         return False
     if any(word.split("=", 1)[0] in _OTHER_RUNS for word in words):
         return False
-    paths = [word for word in words if not word.startswith("-") and os.path.exists(word)]
-    return len(paths) == 1
+    # A model is a directory or an archive; the values of options such as --doc or --output are files.
+    models = [word for word in words if not word.startswith("-")
+              and (os.path.isdir(word) or (word.lower().endswith(_ARCHIVE_SUFFIXES) and os.path.isfile(word)))]
+    return len(models) == 1
 
 
 def start(argv: list[str]) -> None:
@@ -111,10 +114,11 @@ def discard() -> None:
 def _clean_up(early: EarlyChild) -> None:
     import signal
 
-    try:
-        os.killpg(early.process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    if early.process.returncode is None:  # a reaped child's pid may be someone else's by now
+        try:
+            os.killpg(early.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         early.process.wait(10)
     except subprocess.TimeoutExpired:

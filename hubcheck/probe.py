@@ -158,6 +158,9 @@ class Probe:
             self._calls[key] = self._make(key)
         return self._calls[key]
 
+    def made(self, key: ProbeKey) -> ProbeCall | None:
+        return self._calls.get(key)
+
     def _make(self, key: ProbeKey) -> ProbeCall:
         started = time.perf_counter()
         try:
@@ -168,9 +171,9 @@ class Probe:
         taped = self._tape_training_calls and key.training is True
         return dataclasses.replace(record, taped=True) if taped else record
 
-    def call_each(self, keys: Sequence[ProbeKey], at_once: bool) -> list[ProbeCall]:
-        """The calls for ``keys``; with ``at_once``, the untaped inference calls not made yet run at the same
-        time, each in a thread of its own.
+    def make_at_once(self, keys: Sequence[ProbeKey]) -> None:
+        """Make the untaped inference calls of ``keys`` not made yet at the same time, each in a thread of
+        its own (at most one per core); later :meth:`call` requests are served from the memo.
 
         Only for a model whose inference calls keep no state (:mod:`hubcheck.graph.state`), so that each
         result is what it would be alone. At a new shape most of a call's time is TensorFlow
@@ -178,17 +181,20 @@ class Probe:
         shape on ResNet50): on two cores, three shapes instantiate in about the time of two. The graph
         optimizer's switch is set once around them all, since the threads share it.
         """
+        import os
+
         pending = [key for key in dict.fromkeys(keys) if key not in self._calls and key.training is not True]
-        if at_once and len(pending) > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        if len(pending) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
 
-            from hubcheck.tfimport import graph_optimizer_off
+        from hubcheck.tfimport import graph_optimizer_off
 
-            with graph_optimizer_off(self._skip_graph_optimizer), ThreadPoolExecutor(
-                    max_workers=len(pending), thread_name_prefix="hubcheck-probe") as pool:
-                for key, made in zip(pending, pool.map(self._make, pending)):
-                    self._calls[key] = made
-        return [self.call(key) for key in keys]
+        workers = min(len(pending), max(2, os.cpu_count() or 2))
+        with graph_optimizer_off(self._skip_graph_optimizer), ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="hubcheck-probe") as pool:
+            for key, made in zip(pending, pool.map(self._make, pending)):
+                self._calls[key] = made
 
     def _record(self, key: ProbeKey, result: Any, seconds: float) -> ProbeCall:
         from hubcheck.tfimport import tensorflow
@@ -296,13 +302,19 @@ class ModelProbe:
 
     def call_each(self, requests: Sequence[tuple[int, tuple[int, int]]]) -> list[ProbeCall]:
         """The inference calls for ``(batch, size)`` requests; those not made yet run at the same time when
-        the model's inference calls keep no state (see :meth:`Probe.call_each`)."""
+        the model's inference calls keep no state (see :meth:`Probe.make_at_once`)."""
         keys = [self._plan().key(batch, size) for batch, size in requests]
         memo = self._memo()
         gradient_key = self._plan().gradient_key if self._wants_gradients() else None
-        at_once = self._session.inference_keeps_no_state and gradient_key not in keys  # a taped call goes alone
-        memo.call_each(keys, at_once)
+        if self._session.inference_keeps_no_state and gradient_key not in keys:  # a taped call goes alone
+            memo.make_at_once(keys)
         return [self.call(batch, size) for batch, size in requests]
+
+    def made(self, batch: int, size: tuple[int, int] | None = None, training: bool | None = None) -> ProbeCall | None:
+        """The call for these arguments if a check made it already (never makes one)."""
+        if self._probe is None:
+            return None
+        return self._probe.made(self._plan().key(batch, size, training))
 
     def tensor(self, batch: int, size: tuple[int, int] | None = None, training: bool | None = None,
                repeat: int = 0, offset: int = 0) -> np.ndarray:

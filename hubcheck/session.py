@@ -178,7 +178,9 @@ class ModelSession:
             return False
         from hubcheck.graph.state import state_keeping_op
 
-        functions = [trace.function for trace in self.traces if trace.training is not True]
+        # obj(images) runs what the saved default binds: unless that is training=False, any trace.
+        functions = [trace.function for trace in self.traces
+                     if not (trace.training is True and self.default_call_is_inference)]
         return bool(functions) and state_keeping_op(program, functions) is None
 
     @property

@@ -43,6 +43,12 @@ def test_only_one_isolated_model_check_starts_a_child_early(tmp_path: Path) -> N
     assert looks([str(model)], quiet)
     assert looks(["check", str(model), "--format", "json", "--timeout", "60"], quiet)
     assert looks(["--select", "load", str(model)], quiet)
+    readme, archive = tmp_path / "README.md", tmp_path / "model.tar.gz"
+    readme.write_text("# doc\n")
+    archive.write_bytes(b"")
+    assert looks([str(model), "--doc", str(readme), "--output", str(readme)], quiet)  # option values are not models
+    assert looks([str(archive)], quiet)
+    assert not looks([str(archive), str(model)], quiet)
     for argv in ([], ["--help"], [str(model), "-h"], [str(model), "--in-process"], [str(model), "--jobs=2"],
                  ["--catalog", str(model)], [str(model), "--list-checks"], ["export", str(model), str(other)],
                  ["inspect", str(model)], ["merge", str(model)], ["doc", str(model)], [str(model), str(other)],
@@ -51,6 +57,12 @@ def test_only_one_isolated_model_check_starts_a_child_early(tmp_path: Path) -> N
     assert not looks([str(model)], {"HUBCHECK_IN_PROCESS": "1"})
     assert not looks([str(model)], {"HUBCHECK_IN_PROCESS": "on"})
     assert looks([str(model)], {"HUBCHECK_IN_PROCESS": "0"})
+
+
+def test_archives_are_the_ones_hubcheck_sources_unpack() -> None:
+    from hubcheck.sources.resolve import ARCHIVE_SUFFIXES
+
+    assert prestart._ARCHIVE_SUFFIXES == ARCHIVE_SUFFIXES  # prestart must not import hubcheck.sources
 
 
 def test_the_first_isolated_run_adopts_the_child_started_early(model_path: Callable[[str], Path],

@@ -151,13 +151,14 @@ class ThreadRecordingModel:
         return tf.reduce_mean(images, axis=[1, 2])
 
 
-def test_call_each_at_once_makes_the_new_inference_calls_in_threads() -> None:
+def test_make_at_once_makes_the_new_inference_calls_in_threads() -> None:
     model = ThreadRecordingModel()
     probe = Probe(model, tape_training_calls=True)
     first = probe.call(ProbeKey(1, 8, 8))
     keys = [ProbeKey(1, 8, 8), ProbeKey(2, 8, 8), ProbeKey(5, 8, 8), ProbeKey(2, 8, 8, training=True)]
-    calls = probe.call_each(keys, at_once=True)
-    assert [call.key for call in calls] == keys
+    probe.make_at_once(keys)
+    assert probe.made(ProbeKey(2, 8, 8, training=True)) is None  # training calls: one at a time, later
+    calls = [probe.call(key) for key in keys]
     assert calls[0] is first  # made already: not made again
     shapes = [made[0][0] for made in model.made]
     assert sorted(shapes) == [1, 2, 2, 5]  # each key once
@@ -165,17 +166,18 @@ def test_call_each_at_once_makes_the_new_inference_calls_in_threads() -> None:
     by_key = {(made[0][0], made[1]): made for made in model.made}
     assert by_key[(2, None)][2] != main and by_key[(5, None)][2] != main
     assert by_key[(2, None)][3] and by_key[(5, None)][3]  # without the graph optimizer, as alone
-    assert by_key[(2, True)][2] == main and not by_key[(2, True)][3]  # training calls: one at a time
+    assert by_key[(2, True)][2] == main and not by_key[(2, True)][3]
     sequential = Probe(CountingModel())
     for call in calls:
         np.testing.assert_array_equal(call.value, sequential.call(call.key).value)
     assert not tensorflow().config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
 
 
-def test_call_each_one_at_a_time_stays_in_the_calling_thread() -> None:
+def test_make_at_once_leaves_a_single_new_call_to_the_calling_thread() -> None:
     model = ThreadRecordingModel()
-    Probe(model).call_each([ProbeKey(1, 8, 8), ProbeKey(2, 8, 8)], at_once=False)
-    assert {made[2] for made in model.made} == {threading.get_ident()}
+    probe = Probe(model)
+    probe.make_at_once([ProbeKey(1, 8, 8)])
+    assert probe.made(ProbeKey(1, 8, 8)) is None and not model.made
 
 
 def test_inference_that_keeps_state_is_told_from_inference_that_only_reads(model_path) -> None:

@@ -27,13 +27,10 @@ def model_noise(ctx: CheckContext) -> float:
 
 
 def repeated_call(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray]:
-    """The outputs of the run's first inference call and of the same call made again.
-
-    The first call (batch 1, or the traced batch, at the first size) is the cheapest the probe makes,
-    and its function instantiation exists by then: the second run only computes. Nondeterminism
-    (random ops, state that changes between calls) does not depend on the images' kind or number.
-    """
-    return ctx.probe.tensor(ctx.plan.single_batch), ctx.probe.tensor(ctx.plan.single_batch, repeat=1)
+    """The outputs of the full-batch inference call (every kind of probe image) and of the same call made
+    again; its function instantiation exists by then, so the second run only computes. A batch of one
+    would be cheaper but blind to randomness across the batch (a shuffled or mixed batch)."""
+    return ctx.probe.tensor(ctx.plan.full_batch), ctx.probe.tensor(ctx.plan.full_batch, repeat=1)
 
 
 def close_allowing_noise(a: np.ndarray, b: np.ndarray, rtol: float, atol: float, noise: float) -> bool:
@@ -58,9 +55,9 @@ NOISE_FACTOR = 3.0
 class DeterministicCheck(Check):
     """The same input twice in inference mode gives the same output (NaN-aware).
 
-    Fails when two identical calls without ``training=True`` (the run's first
-    call, made again) differ by more than the tolerances (``rtol``, ``atol``):
-    random ops such as noise, dropout or random crops run at inference.
+    Fails when two identical calls without ``training=True`` differ by more
+    than the tolerances (``rtol``, ``atol``): random ops such as noise,
+    dropout or random crops run at inference.
 
     Fix: run random augmentation, noise and dropout only when
     ``training=True``.

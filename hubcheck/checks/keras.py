@@ -49,9 +49,7 @@ class KerasLayerCheck(Check):
 
     def run(self, ctx: CheckContext) -> Finding:
         training = False if ctx.model.has_training_argument else None
-        # Compared on the small-batch inference call the probe made already (its function instantiation
-        # exists): hub.KerasLayer adds nothing that depends on the images, and this batch is the cheapest.
-        batch, size = ctx.plan.small_batch, ctx.plan.second_size
+        batch, size = _reference_call(ctx, training)
         direct = ctx.probe.tensor(batch, size, training=training)
         images = ctx.probe.images(ctx.probe.call(batch, size, training=training).key)
         # The training step updates the shared variables; later checks must see the published weights.
@@ -162,6 +160,23 @@ class KerasLayerCheck(Check):
             f"{expected_losses} losses, and a training step updates {changed} of them",
             **details,
         )
+
+
+def _reference_call(ctx: CheckContext, training: bool | None) -> tuple[int, tuple[int, int]]:
+    """The (batch, size) of the direct call hub.KerasLayer's prediction is compared with.
+
+    A call another check made already and that worked, so that its function instantiation exists and
+    only the prediction computes (hub.KerasLayer adds nothing that depends on the images): the small
+    batch at the second size (batch-size's cheapest), else the full batch (training-argument's explicit
+    ``training=False``), else the run's first call, which output-single-tensor vouches for.
+    """
+    plan = ctx.plan
+    candidates = [(plan.small_batch, plan.second_size), (plan.full_batch, plan.primary_size)]
+    for batch, size in candidates:
+        made = ctx.probe.made(batch, size, training)
+        if made is not None and made.is_tensor:
+            return batch, size
+    return plan.single_batch, plan.primary_size
 
 
 # The width of the consumer's head in the fine-tuning step (any small number of classes).
