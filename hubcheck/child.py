@@ -9,9 +9,28 @@ options and the memory limit; the rest of hubcheck (and, through the checks, num
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Mapping
 
-from hubcheck.sandbox import die_with_parent, enter_sandbox
+from hubcheck.sandbox import child_environment, die_with_parent, enter_sandbox
+
+
+def spawn(channel_fd: int, workdir: str, environment: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a checking child from scratch (the parent's side): it writes its results to ``channel_fd``,
+    reads its request on stdin, works in ``workdir`` with the allowlisted environment plus ``environment``,
+    and leads its own process group, so that the parent can kill it and anything the model started.
+    Set ``HUBCHECK_TF_LOGS`` to see TensorFlow's logs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubcheck.child", str(channel_fd), str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=None if os.environ.get("HUBCHECK_TF_LOGS") else subprocess.DEVNULL,
+        pass_fds=(channel_fd,),
+        cwd=workdir,
+        env={**child_environment(workdir), **(environment or {})},
+        start_new_session=True,
+    )
 
 
 def main(argv: list[str]) -> None:

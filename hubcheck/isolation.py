@@ -41,7 +41,14 @@ from hubcheck.limits import (
 from hubcheck.loader import ModelFormat, classify_files
 from hubcheck.options import RunOptions
 from hubcheck.registry import Check, available_checks
-from hubcheck.sandbox import child_environment, enter_sandbox, private_directory, remove_directory
+from hubcheck.sandbox import (
+    child_environment,
+    enter_sandbox,
+    kill_group,
+    private_directory,
+    remove_directory,
+    signal_group,
+)
 from hubcheck.results import (
     CheckResult,
     Finding,
@@ -197,22 +204,8 @@ def stop_all_children() -> int:
         children = list(_live_children)
     alive = [child for child in children if child.returncode is None]
     for child in alive:
-        _signal_group(child)
+        signal_group(child)
     return len(alive)
-
-
-def _signal_group(child: ChildProcess) -> None:
-    """SIGKILL to the child's process group, or to the child alone while a forked child has not made
-    its group yet."""
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        try:
-            os.kill(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    except PermissionError:
-        pass
 
 
 class Stopped(KeyboardInterrupt):
@@ -253,14 +246,6 @@ def children_die_with_us(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None
     finally:
         for signum, old in previous.items():
             signal.signal(signum, signal.SIG_DFL if old is None else old)  # None: a handler not set from Python
-
-
-def _kill_group(process: ChildProcess) -> None:
-    _signal_group(process)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:  # stuck in the kernel (uninterruptible I/O): the report goes on
-        pass
 
 
 class _Lines:
@@ -490,7 +475,7 @@ def _attempt(request: tuple[object, ...], limits: Limits, started: float, progre
             finally:
                 if process is not None:
                     if process.poll() is None:
-                        _kill_group(process)
+                        kill_group(process)
                     with _live_lock:
                         _live_children.discard(process)
     finally:
@@ -523,7 +508,7 @@ def _release(process: subprocess.Popen[bytes]) -> None:
     """Let go of a child started from scratch once its report has arrived: kill its group (the child
     only exits now, and whatever the model started goes with it) and reap it in the background. Its
     exit unmaps the model's memory (0.1 s on ResNet50), which the report need not wait for."""
-    _signal_group(process)
+    signal_group(process)
     with _live_lock:
         _live_children.discard(process)
     threading.Thread(target=process.wait, name=f"hubcheck-reap-{process.pid}", daemon=True).start()
@@ -547,17 +532,9 @@ def _start_child(borrowed: ExitStack, workers: WorkerPool | None, workdir: str, 
             return child, os.fdopen(write_request, "wb")
         finally:
             os.close(read_request)
-    debug_logs = bool(os.environ.get("HUBCHECK_TF_LOGS"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hubcheck.child", str(channel_fd), str(os.getpid())],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=None if debug_logs else subprocess.DEVNULL,
-        pass_fds=(channel_fd,),
-        cwd=workdir,
-        env={**child_environment(workdir), **(environment or {})},
-        start_new_session=True,  # so the parent can kill the child and anything the model spawned
-    )
+    from hubcheck.child import spawn
+
+    process = spawn(channel_fd, workdir, environment)
     assert process.stdin is not None
     return process, process.stdin
 

@@ -7,13 +7,13 @@ check classes) and building its options before it starts the checking child, whi
 line looks like one model's check, and the first isolated run adopts it (:func:`take`) instead of
 starting its own. On two cores the child's TensorFlow import then overlaps the parent's start-up.
 
-The adopted child is the child :mod:`hubcheck.isolation` would start: ``python -m hubcheck.child``
-with the allowlisted environment, in a private directory, dying with its parent, in its own process
+The adopted child is the child :mod:`hubcheck.isolation` would start (both start it with
+:func:`hubcheck.child.spawn`): ``python -m hubcheck.child`` with the allowlisted environment, in a private directory, dying with its parent, in its own process
 group, confined before it imports anything; only the memory limit arrives later, with its request.
 A child that no run adopts (the command turned out to be ``--help``, ``export``, an in-process run,
 several models) is killed and its directory removed as soon as that is known (:func:`discard`), and
-at the latest when hubcheck exits. This module imports the standard library and
-:mod:`hubcheck.sandbox` only.
+at the latest when hubcheck exits. This module imports the standard library, :mod:`hubcheck.child`
+and :mod:`hubcheck.sandbox` only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from hubcheck.sandbox import child_environment, private_directory, remove_directory
+from hubcheck.child import spawn
+from hubcheck.sandbox import kill_group, private_directory, remove_directory
 
 # Words and options after which the command is not one isolated model check.
 _SUBCOMMANDS = frozenset({"inspect", "merge", "doc", "export"})
@@ -74,16 +75,7 @@ def start(argv: list[str]) -> None:
     workdir = private_directory()
     read_fd, write_fd = os.pipe()
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hubcheck.child", str(write_fd), str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=None if os.environ.get("HUBCHECK_TF_LOGS") else subprocess.DEVNULL,
-            pass_fds=(write_fd,),
-            cwd=workdir,
-            env=child_environment(workdir),
-            start_new_session=True,
-        )
+        process = spawn(write_fd, workdir)
     except OSError:
         os.close(read_fd)
         remove_directory(workdir)
@@ -112,20 +104,10 @@ def discard() -> None:
 
 
 def _clean_up(early: EarlyChild) -> None:
-    import signal
-
     if early.process.returncode is None:  # a reaped child's pid may be someone else's by now
-        try:
-            os.killpg(early.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        early.process.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
-    for stream in (early.process.stdin,):
-        if stream is not None:
-            stream.close()
+        kill_group(early.process)
+    if early.process.stdin is not None:
+        early.process.stdin.close()
     os.close(early.channel)
     remove_directory(early.workdir)
 

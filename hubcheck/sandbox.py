@@ -14,12 +14,15 @@ import errno
 import os
 import resource
 import shutil
+import signal
 import site
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from hubcheck.limits import fraction_gib
 
@@ -233,6 +236,38 @@ def child_environment(workdir: str, parent: Mapping[str, str] | None = None) -> 
     if root not in site_dirs:  # a source checkout: the child's cwd is no longer the checkout
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH", "")]))
     return env
+
+
+class GroupLeader(Protocol):
+    """A child process that leads its own process group (a :class:`subprocess.Popen` started with a new
+    session, or a :class:`hubcheck.workers.ForkedChild`)."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def signal_group(child: GroupLeader) -> None:
+    """SIGKILL to the child's process group, or to the child alone while a forked child has not made
+    its group yet."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    except PermissionError:
+        pass
+
+
+def kill_group(child: GroupLeader) -> None:
+    """:func:`signal_group`, then reap the child, waiting at most 10 s."""
+    signal_group(child)
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:  # stuck in the kernel (uninterruptible I/O): the caller goes on
+        pass
 
 
 def private_directory() -> str:

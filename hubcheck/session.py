@@ -135,20 +135,22 @@ class ModelSession:
     def is_callable(self) -> bool:
         return callable(self.root) and bool(self.concrete_functions)
 
+    def _call_program(self) -> Program | None:
+        """The SavedModel reader's view of the loaded model, where it has a ``__call__`` (after loading
+        succeeded); None for a model the TF1 loader loaded, which returns no ``__call__``."""
+        self.loaded()
+        return self.program if self.source.load_path == "tf2" else None
+
     @cached_property
     def traces(self) -> list[Trace]:
         """The ``__call__`` traces, as the SavedModel reader decodes them (after loading succeeded)."""
-        self.loaded()
-        program = self.program
-        if program is None or self.source.load_path != "tf2":
-            return []  # the TF1 loader returns no __call__
-        return list(program.traces)
+        program = self._call_program()
+        return list(program.traces) if program is not None else []
 
     @property
     def call_argument_names(self) -> list[str]:
-        self.loaded()
-        program = self.program
-        return list(program.call_argument_names) if program is not None and self.source.load_path == "tf2" else []
+        program = self._call_program()
+        return list(program.call_argument_names) if program is not None else []
 
     @property
     def has_training_argument(self) -> bool:
@@ -161,20 +163,16 @@ class ModelSession:
         TensorFlow binds a restored function's defaults before it picks the concrete function, so
         ``obj(images)`` is then the very call ``obj(images, training=False)``: the same function on the
         same inputs, which the probe makes once."""
-        self.loaded()
-        program = self.program
-        if program is None or self.source.load_path != "tf2":
-            return False
-        defaults = program.call_argument_defaults
+        program = self._call_program()
+        defaults = program.call_argument_defaults if program is not None else {}
         return "training" in defaults and defaults["training"] is False
 
     @cached_property
     def inference_keeps_no_state(self) -> bool:
         """Whether no inference-mode ``__call__`` trace reaches an op that may change what a later call
         computes (:mod:`hubcheck.graph.state`): then inference calls may run at the same time."""
-        self.loaded()
-        program = self.program
-        if program is None or self.source.load_path != "tf2":
+        program = self._call_program()
+        if program is None:
             return False
         from hubcheck.graph.state import state_keeping_op
 
